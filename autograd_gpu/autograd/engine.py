@@ -1,0 +1,333 @@
+"""The backward engine: iterative, dependency-counted, newest node first (Chainer-style heap).
+
+No recursion (a 100,000-node chain is fine); gradients summed back over broadcast dimensions and cast to
+the input dtype here, once, for every op; saved values released as each node finishes unless retain_graph.
+"""
+from __future__ import annotations
+
+import heapq
+import sys
+
+from .grad_mode import state as _grad_state
+from .node import RELEASED_MSG, AccumulateGrad, edge_of
+
+
+def _tensor_cls():
+    from ..tensor import Tensor
+    return Tensor
+
+
+def _make_root_grads(outputs, grad_outputs, create_graph, api):
+    Tensor = _tensor_cls()
+    grads = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if g is None:
+            if out._requires_grad:
+                if out._data.size != 1:
+                    raise RuntimeError("grad can be implicitly created only for scalar outputs")
+                if out._data.dtype.kind != "f":
+                    raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got "
+                                       f"{out.dtype}")
+                g = Tensor._make(out._device.xp.ones_like(out._data), out._device)
+        else:
+            if not isinstance(g, Tensor):
+                import numpy as np
+                g = Tensor._make(out._device.xp.asarray(np.asarray(g), dtype=out._data.dtype), out._device)
+            if g._data.shape != out._data.shape:
+                from ..tensor import Size
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {Size(g._data.shape)} and "
+                                   f"output[{i}] has a shape of {Size(out._data.shape)}.")
+            if g._device is not out._device:
+                raise RuntimeError(f"invalid gradient at index {i} - expected device {out._device} but got "
+                                   f"{g._device}")
+        grads.append(g)
+    return grads
+
+
+def _as_tuple(x):
+    if x is None:
+        return None
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None,
+             inputs=None) -> None:
+    """torch.autograd.backward: accumulate gradients of ``tensors`` into leaves' ``.grad``."""
+    tensors = _as_tuple(tensors)
+    grad_tensors = _as_tuple(grad_tensors if grad_tensors is not None else grad_variables)
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"grad can be implicitly created only for scalar outputs" if not grad_tensors else
+                           f"Mismatch in number of tensors: got {len(grad_tensors)} gradients for "
+                           f"{len(tensors)} tensors")
+    inputs = _as_tuple(inputs)
+    if inputs is not None and len(inputs) == 0:
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    if retain_graph is None:
+        retain_graph = create_graph
+    for i, t in enumerate(tensors):
+        if not t._requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+    grads = _make_root_grads(tensors, grad_tensors, create_graph, "backward")
+    roots = [edge_of(t) for t in tensors]
+    targets = None
+    if inputs is not None:
+        targets = []
+        for t in inputs:
+            if not t._requires_grad:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
+            targets.append(t)
+    run(roots, grads, retain_graph, create_graph, targets=targets, accumulate=True)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """torch.autograd.grad: return d(outputs)/d(inputs) · grad_outputs without touching ``.grad``."""
+    outputs = _as_tuple(outputs)
+    inputs_t = _as_tuple(inputs)
+    grad_outputs = _as_tuple(grad_outputs) or (None,) * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad_outputs has {len(grad_outputs)} elements but outputs has {len(outputs)}")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if materialize_grads and not allow_unused:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
+    if retain_graph is None:
+        retain_graph = create_graph
+    for i, t in enumerate(outputs):
+        if not t._requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+    for t in inputs_t:
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    grads = _make_root_grads(outputs, grad_outputs, create_graph, "grad")
+    roots = [edge_of(t) for t in outputs]
+    result = run(roots, grads, retain_graph, create_graph, targets=list(inputs_t), accumulate=False)
+    out = []
+    for i, (t, g) in enumerate(zip(inputs_t, result)):
+        if g is None:
+            if materialize_grads:
+                from ..tensor import Tensor
+                g = Tensor._make(t._device.xp.zeros_like(t._data), t._device)
+            elif not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
+                                   "Set allow_unused=True if this is the desired behavior.")
+        out.append(g)
+    return tuple(out)
+
+
+def _needed_nodes(root_nodes, target_nodes, deps):
+    """Nodes from which some target node is reachable (only these need to run)."""
+    counts = dict(deps)
+    order, stack = [], [n for n in root_nodes if counts.get(n, 0) == 0]
+    seen = set(stack)
+    while stack:
+        n = stack.pop()
+        order.append(n)
+        for child, _ in n.next_functions:
+            if child is not None:
+                counts[child] -= 1
+                if counts[child] == 0 and child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+    needed = set()
+    for n in reversed(order):
+        if n in target_nodes or any(c in needed for c, _ in n.next_functions if c is not None):
+            needed.add(n)
+    return needed
+
+
+def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumulate=True):
+    """Propagate ``root_grads`` from ``root_edges`` to the leaves. With ``targets`` (tensors), only the paths
+    to them run; with accumulate=False their gradients are returned instead of added to ``.grad``."""
+    # 1. dependency counts over the reachable graph (iterative DFS)
+    deps = {}
+    root_nodes = []
+    for n, _ in root_edges:
+        if n is not None and n not in deps:
+            deps[n] = 0
+            root_nodes.append(n)
+    stack = list(root_nodes)
+    while stack:
+        n = stack.pop()
+        for child, _ in n.next_functions:
+            if child is not None:
+                c = deps.get(child)
+                if c is None:
+                    deps[child] = 1
+                    stack.append(child)
+                else:
+                    deps[child] = c + 1
+
+    # 2. targets: where to capture gradients, and which nodes need to run at all
+    capture = needed = None
+    captured = None
+    if targets is not None:
+        captured = [None] * len(targets)
+        capture = {}
+        for i, t in enumerate(targets):
+            node, nr = edge_of(t)
+            capture.setdefault(node, []).append((nr, i))
+        needed = _needed_nodes(root_nodes, capture, deps)
+
+    # 3. seed the input buffers of the roots
+    buffers = {}
+    for (n, nr), g in zip(root_edges, root_grads):
+        if n is None:
+            continue
+        buf = buffers.get(n)
+        if buf is None:
+            buf = buffers[n] = [None] * n._n_out
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+    heap = [(-n._seq, id(n), n) for n in root_nodes if deps[n] == 0]
+    heapq.heapify(heap)
+    prev_mode = _grad_state.enabled
+    _grad_state.enabled = create_graph
+    try:
+        while heap:
+            node = heapq.heappop(heap)[2]
+            grads = buffers.pop(node, None)
+            run_it = needed is None or node in needed
+            if run_it and grads is not None:
+                grad_inputs = _run_node(node, grads, create_graph, capture, captured, accumulate,
+                                        targets is not None)
+            else:
+                grad_inputs = None
+            if not retain_graph:
+                node._release()
+            edges = node.next_functions
+            for i, (child, nr) in enumerate(edges):
+                if child is None:
+                    continue
+                if grad_inputs is not None:
+                    g = grad_inputs[i]
+                    if g is not None:
+                        buf = buffers.get(child)
+                        if buf is None:
+                            buf = buffers[child] = [None] * child._n_out
+                        old = buf[nr]
+                        buf[nr] = g if old is None else old + g
+                left = deps[child] - 1
+                deps[child] = left
+                if left == 0:
+                    heapq.heappush(heap, (-child._seq, id(child), child))
+    finally:
+        _grad_state.enabled = prev_mode
+    return captured
+
+
+def _run_node(node, grads, create_graph, capture, captured, accumulate, restricted):
+    """Run one node's backward with hooks; returns gradients aligned with node.next_functions (or None)."""
+    Tensor = _tensor_cls()
+    if node._tensor_hooks is not None:
+        grads = list(grads)
+        for nr, hooks in node._tensor_hooks.items():
+            if grads[nr] is not None:
+                for hook in list(hooks.values()):
+                    r = hook(grads[nr])
+                    if r is not None:
+                        grads[nr] = r
+    if node._retained is not None:
+        for nr, ref in node._retained.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                g = grads[nr]
+                t._grad = (g if create_graph else g.detach()) if t._grad is None else t._grad + g
+    if node._pre_hooks is not None:
+        for hook in list(node._pre_hooks.values()):
+            r = hook(tuple(grads))
+            if r is not None:
+                grads = list(r)
+    if capture is not None and node in capture:
+        for nr, i in capture[node]:
+            g = grads[nr]
+            if g is not None:
+                captured[i] = g if captured[i] is None else captured[i] + g
+        if not accumulate and isinstance(node, AccumulateGrad):
+            return None
+    if isinstance(node, AccumulateGrad):
+        if not restricted or node in capture:
+            _accumulate(node.variable, grads[0], create_graph)
+        return None
+    if node._released:
+        raise RuntimeError(RELEASED_MSG)
+    if node._out_meta is not None and any(g is None for g in grads):
+        xp = node.dev.xp
+        grads = [Tensor._make(xp.zeros(s, d), node.dev) if g is None else g
+                 for g, (s, d) in zip(grads, node._out_meta)]
+    out = node.backward(*grads)
+    if type(out) is not tuple:
+        out = (out,)
+    n_in = len(node.next_functions)
+    if len(out) != n_in:
+        raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients (expected {n_in}, "
+                           f"got {len(out)})")
+    result = list(out)
+    for i, g in enumerate(out):
+        if g is None:
+            continue
+        shape, dtype = node._input_meta[i]
+        d = g._data
+        if d.shape != shape:
+            g = _sum_to(g, shape, node, i)
+        if g._data.dtype != dtype:
+            g = g.to(_np_to_dt(dtype))
+        result[i] = g
+    if node._anomaly_trace is not None:
+        from .anomaly import check_nan
+        check_nan(node, result)
+    if node._post_hooks is not None:
+        for hook in list(node._post_hooks.values()):
+            r = hook(tuple(result), tuple(grads))
+            if r is not None:
+                result = list(r)
+    return result
+
+
+def _np_to_dt(np_dtype):
+    from .._dtype import from_numpy_dtype
+    return from_numpy_dtype(np_dtype)
+
+
+def _sum_to(g, shape, node, i):
+    """Sum a broadcast gradient back to the input's shape: the one place broadcasting is undone."""
+    gs = g._data.shape
+    lead = len(gs) - len(shape)
+    ok = lead >= 0 and all(s == 1 or s == t for s, t in zip(shape, gs[lead:]))
+    if not ok:
+        from ..tensor import Size
+        raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got {list(gs)} but "
+                           f"expected shape compatible with {list(shape)}")
+    return g.sum_to_size(shape)
+
+
+def _accumulate(var, g, create_graph):
+    """AccumulateGrad: add ``g`` into ``var.grad`` (in place when safe, like PyTorch)."""
+    if var._hooks is not None:
+        for hook in list(var._hooks.values()):
+            r = hook(g)
+            if r is not None:
+                g = r
+    old = var._grad
+    if create_graph:
+        var._grad = g if old is None else old + g
+    elif old is None:
+        d = g._data
+        # Take ownership only of a fresh, unshared array; a view or a buffer another tensor also wraps
+        # (identity backward, user-given gradient) is copied so later in-place accumulation can't alias.
+        if d.base is not None or sys.getrefcount(d) > 2 or g._requires_grad:
+            d = d.copy()
+        Tensor = _tensor_cls()
+        var._grad = Tensor._make(d, var._device)
+    elif old._requires_grad:
+        var._grad = old.detach() + g.detach()
+    else:
+        od = old._data
+        od += g._data
+        old._version[0] += 1
+    if var._post_acc_hooks is not None:
+        for hook in list(var._post_acc_hooks.values()):
+            hook(var)

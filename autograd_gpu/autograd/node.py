@@ -1,0 +1,223 @@
+"""Graph nodes. An op is a Node subclass named as PyTorch names its backward node (``MulBackward0``):
+``forward`` runs on raw arrays (NumPy, CuPy, or the emulated device's NumPy) and ``backward`` is written
+with Tensor ops, so running it under create_graph=True records a graph for higher-order gradients.
+
+Memory: a node holds its inputs' *edges* (the producing node and output index), never the input tensors,
+except those listed in ``save`` (input indices its backward needs) and, with ``save_result``, its output
+array (stored without a Tensor so output -> grad_fn -> output forms no reference cycle).
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+
+from .grad_mode import state as _grad_state
+
+_next_seq = itertools.count().__next__
+
+RELEASED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
+                "have already been freed). Saved intermediate values of the graph are freed when you call "
+                ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+                "graph a second time or if you need to access saved tensors after calling backward.")
+
+
+class Node:
+    """A function in the backward graph (PyTorch's ``torch.autograd.graph.Node``)."""
+
+    __slots__ = ("next_functions", "dev", "_seq", "_saved", "_saved_versions", "_result", "_input_meta",
+                 "_n_out", "_out_meta", "_released", "_pre_hooks", "_post_hooks", "_tensor_hooks",
+                 "_retained", "needs_input_grad", "_anomaly_trace", "__weakref__", "__dict__")
+
+    save = ()             # input indices whose tensors backward needs (PyTorch's saved `self`, `other`)
+    save_result = False   # whether backward needs the output (PyTorch's saved `result`)
+    non_differentiable = ()  # output indices that never carry gradient (e.g. argmax indices)
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    # --- saved values -------------------------------------------------------------------------------
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = self._saved
+        if self._released:
+            raise RuntimeError(RELEASED_MSG)
+        for t, v in zip(saved, self._saved_versions):
+            if t._version[0] != v:
+                _raise_modified(t, v, self)
+        return saved
+
+    @property
+    def result(self):
+        """The forward output as a Tensor whose grad_fn is this node (for double backward)."""
+        if self._released:
+            raise RuntimeError(RELEASED_MSG)
+        data, version, expected = self._result
+        if version[0] != expected:
+            from ..tensor import Tensor
+            _raise_modified(Tensor._make(data, self.dev), expected, self, version[0])
+        from ..tensor import Tensor
+        t = Tensor._make(data, self.dev, True, self, 0)
+        t._version = version
+        return t
+
+    def _release(self):
+        """Free what was saved for backward (called by the engine unless retain_graph)."""
+        d = self.__dict__
+        arrays = [k for k, v in d.items() if hasattr(v, "shape") and hasattr(v, "dtype")]
+        if self._saved or self._result is not None or arrays:
+            self._released = True
+            self._saved = ()
+            self._result = None
+            for k in arrays:
+                del d[k]
+
+    # --- hooks (see autograd.graph for the public API) -----------------------------------------------
+    def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) -> None or new grad_inputs; runs after this node's backward."""
+        from .hooks import RemovableHandle
+        if self._post_hooks is None:
+            self._post_hooks = {}
+        return RemovableHandle(self._post_hooks, fn)
+
+    def register_prehook(self, fn):
+        """fn(grad_outputs) -> None or new grad_outputs; runs before this node's backward."""
+        from .hooks import RemovableHandle
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        return RemovableHandle(self._pre_hooks, fn)
+
+    @property
+    def metadata(self) -> dict:
+        return self.__dict__.setdefault("_metadata", {})
+
+
+def _raise_modified(t, expected, node, actual=None):
+    actual = t._version[0] if actual is None else actual
+    from .. import _dtype
+    tname = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+             "int64": "LongTensor", "int32": "IntTensor", "bool": "BoolTensor"}.get(
+        _dtype.from_numpy_dtype(t._data.dtype).name, "Tensor")
+    if t._device.type != "cpu":
+        tname = "cuda." + tname
+    shape = ", ".join(str(s) for s in t._data.shape)
+    producer = t.grad_fn
+    where = f", which is output {t._output_nr} of {producer.name()}," if producer is not None else ""
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"[torch.{tname} [{shape}]]{where} is at version {actual}; expected version {expected} instead. "
+        "Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
+        "torch.autograd.set_detect_anomaly(True).")
+
+
+def _mismatch_error(inputs, dev):
+    for t in inputs:
+        if t._device is not dev:
+            raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
+                               f"{dev} and {t._device}!")
+
+
+def edge_of(t):
+    """(node, output_nr) through which gradient reaches tensor t; creates a leaf's AccumulateGrad once."""
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    if not t._requires_grad:
+        return (None, 0)
+    acc = t._accum() if t._accum is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._accum = weakref.ref(acc)  # the leaf holds it weakly: no leaf <-> accumulator cycle
+    return (acc, 0)
+
+
+class Op(Node):
+    """Base of built-in differentiable ops. Subclasses define ``forward(self, *arrays, **params)`` returning an
+    array or a tuple of arrays, and ``backward(self, *grads)`` returning one Tensor (or None) per input."""
+
+    __slots__ = ()
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        node = cls.__new__(cls)
+        dev = inputs[0]._device
+        for t in inputs:
+            if t._device is not dev:
+                _mismatch_error(inputs, dev)
+        node.dev = dev
+        out = node.forward(*[t._data for t in inputs], **params)
+        from ..tensor import Tensor
+        make = Tensor._make
+        if _grad_state.enabled:
+            for t in inputs:
+                if t._requires_grad:
+                    return node._record(inputs, out)
+        dev = node.dev  # forward may move the result (Tensor.to)
+        if type(out) is tuple:
+            return tuple(make(o, dev) for o in out)
+        return make(out, dev)
+
+    def _record(self, inputs, out):
+        from ..tensor import Tensor
+        make = Tensor._make
+        dev = self.dev
+        self._seq = _next_seq()
+        self._released = False
+        self._pre_hooks = self._post_hooks = self._tensor_hooks = self._retained = None
+        self._anomaly_trace = None
+        self.next_functions = tuple([edge_of(t) for t in inputs])
+        self.needs_input_grad = tuple([t._requires_grad for t in inputs])
+        self._input_meta = tuple([(t._data.shape, t._data.dtype) for t in inputs])
+        save = self.save
+        if save:
+            saved = self._saved = tuple([inputs[i] for i in save])
+            self._saved_versions = tuple([t._version[0] for t in saved])
+        else:
+            self._saved = ()
+        if type(out) is tuple:
+            nd = self.non_differentiable
+            self._n_out = len(out)
+            self._out_meta = tuple([(o.shape, o.dtype) for o in out])
+            outs = tuple(make(o, dev) if i in nd else make(o, dev, True, self, i) for i, o in enumerate(out))
+            self._result = None
+            return outs
+        self._n_out = 1
+        self._out_meta = None
+        res = make(out, dev, True, self, 0)
+        if self.save_result:
+            self._result = (out, res._version, 0)
+        else:
+            self._result = None
+        if _anomaly_enabled[0]:
+            from .anomaly import record_trace
+            record_trace(self)
+        return res
+
+
+_anomaly_enabled = [False]
+
+
+class AccumulateGrad(Node):
+    """Sink node of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.next_functions = ()
+        self.dev = variable._device
+        self._seq = -1
+        self._released = False
+        self._saved = ()
+        self._result = None
+        self._pre_hooks = self._post_hooks = self._tensor_hooks = self._retained = None
+        self._n_out = 1
+        self._out_meta = None
+        self._input_meta = ()
+        self.needs_input_grad = ()
+        self._anomaly_trace = None
+
+    def _release(self):
+        pass

@@ -1,0 +1,2 @@
+"""torch.nn."""
+from . import functional  # noqa: F401

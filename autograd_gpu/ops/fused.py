@@ -1,0 +1,15 @@
+"""Fused CUDA kernels, array level: ``op_fwd(dev, arrays...)`` / ``op_bwd(dev, saved, gy, ...)``.
+
+The one import point for ops that take the GPU branch (``dev.uses_kernels``): importing this module
+declares every kernel (compiled lazily on first use, per dtype). Elementwise kernels live in
+fused_elementwise (bodies in kernels/activations.cuh), raw kernels in fused_raw (kernels/*.cu).
+"""
+from .fused_elementwise import (  # noqa: F401
+    bce_with_logits_bwd, bce_with_logits_fwd, clamp_bwd, dropout_bwd, dropout_fwd, elu_bwd, elu_fwd, gelu_bwd,
+    gelu_fwd, leaky_relu_bwd, leaky_relu_fwd, mse_bwd, mse_fwd, relu_bwd, relu_fwd, sigmoid_bwd, sigmoid_fwd,
+    silu_bwd, silu_fwd, smooth_l1_bwd, smooth_l1_fwd, softplus_bwd, softplus_fwd, tanh_bwd, tanh_fwd, where_bwd,
+)
+from .fused_raw import (  # noqa: F401
+    adam_step, col2im, cross_entropy_bwd, cross_entropy_fwd, im2col, layer_norm_bwd, layer_norm_fwd,
+    log_softmax_bwd, log_softmax_fwd, scatter_add_rows, sgd_step, softmax_bwd, softmax_fwd,
+)

@@ -1,0 +1,331 @@
+"""Raw-kernel wrappers (kernels/*.cu): softmax family, cross-entropy, layer norm, scatter-add, optimizers,
+im2col / col2im. Array level: ``dev`` first, arrays of that device in, new arrays out (``dev.xp``).
+
+Launch policy: row kernels use one block per row with a block of the row length rounded up to a
+warp (<= 1024 threads), grids are capped (the kernels grid-stride), and every size is passed as int64.
+Raw kernels need contiguous memory: inputs are made contiguous here (a no-op when they already are).
+Template instantiation follows the dtype: float16 -> ``__half``, float32 -> ``float``, float64 -> ``double``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backend import kernels as K
+
+_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double", np.dtype(np.float16): "__half"}
+_MAX_GRID = 1 << 16  # enough blocks to fill any GPU; the kernels grid-stride over the rest
+_i64, _i32 = np.int64, np.int32
+
+
+def _declare(source: str, names: tuple):
+    return K.raw_module(source, [f"{n}<{t}>" for n in names for t in _CTYPES.values()])
+
+
+_SOFTMAX = _declare("softmax.cu", ("softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd"))
+_XENT = _declare("cross_entropy.cu", ("cross_entropy_fwd", "cross_entropy_bwd"))
+_LNORM = _declare("layer_norm.cu", ("layer_norm_fwd", "layer_norm_bwd_input", "layer_norm_bwd_params"))
+_SCATTER = _declare("scatter.cu", ("scatter_add_rows",))
+_OPTIM = _declare("optim.cu", ("sgd_step", "adam_step"))
+_IM2COL = _declare("im2col.cu", ("im2col", "col2im"))
+
+
+def _fn(mod, name: str, dtype):
+    ctype = _CTYPES.get(np.dtype(dtype))
+    if ctype is None:
+        raise TypeError(f"{name}: fused kernels take float16/float32/float64 arrays, got {dtype}")
+    return mod.get_function(f"{name}<{ctype}>")
+
+
+def _acc_dtype(dtype) -> np.dtype:
+    """Accumulation dtype (what ``acc_t<T>`` is in the kernels): float64 stays, the rest is float32."""
+    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
+
+
+def _acc(dtype, v):
+    """Host scalar typed as the kernel's ``acc_t<T>`` parameter (a Python float would be passed as double)."""
+    return _acc_dtype(dtype).type(v)
+
+
+def _row_block(n: int) -> int:
+    return min(1024, max(32, -(-n // 32) * 32))
+
+
+def _flat_launch(total: int, block: int = 256):
+    return (min(-(-total // block), _MAX_GRID),), (block,)
+
+
+def _contig(dev, a, dtype=None):
+    return dev.xp.ascontiguousarray(a if dtype is None else a.astype(dtype, copy=False))
+
+
+def _ptr(dev, a) -> int:
+    return int(a.data.ptr) if dev.type == "cuda" else int(a.ctypes.data)
+
+
+# ---------------------------------------------------------------- softmax family
+def _softmax_dims(shape: tuple, dim: int):
+    nd = max(len(shape), 1)
+    if not -nd <= dim < nd:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+    shape = shape or (1,)
+    dim %= nd
+    return math.prod(shape[:dim]), shape[dim], math.prod(shape[dim + 1:])
+
+
+def _softmax_launch(name: str, dev, arrays: tuple, dim: int):
+    dtype = arrays[0].dtype
+    arrays = tuple(_contig(dev, a) for a in arrays)
+    out = dev.xp.empty(arrays[0].shape, dtype=dtype)
+    outer, size, inner = _softmax_dims(arrays[0].shape, dim)
+    if out.size:
+        rows = outer * inner
+        _fn(_SOFTMAX, name, dtype)(dev, (min(rows, _MAX_GRID),), (_row_block(size),),
+                                   (*arrays, out, _i64(outer), _i64(size), _i64(inner)))
+    return out
+
+
+def softmax_fwd(dev, x, dim: int):
+    """y = exp(x - max) / sum exp(x - max) along ``dim``"""
+    return _softmax_launch("softmax_fwd", dev, (x,), dim)
+
+
+def softmax_bwd(dev, y, gy, dim: int):
+    """gx = y (gy - sum(gy y))   (from the result)"""
+    return _softmax_launch("softmax_bwd", dev, (y, gy), dim)
+
+
+def log_softmax_fwd(dev, x, dim: int):
+    """y = x - max - log sum exp(x - max) along ``dim``"""
+    return _softmax_launch("log_softmax_fwd", dev, (x,), dim)
+
+
+def log_softmax_bwd(dev, y, gy, dim: int):
+    """gx = gy - exp(y) sum(gy)   (from the result)"""
+    return _softmax_launch("log_softmax_bwd", dev, (y, gy), dim)
+
+
+# ---------------------------------------------------------------- cross-entropy
+def cross_entropy_fwd(dev, logits, target, ignore_index: int = -100, label_smoothing: float = 0.0):
+    """(loss_per_row, lse) for (N, C) logits and (N,) int targets:
+    loss = lse - (1 - eps) x[t] - eps/C sum(x); 0 on ignored rows (NaN for a target outside [0, C))."""
+    xp = dev.xp
+    n, c = logits.shape
+    logits = _contig(dev, logits)
+    target = _contig(dev, target, np.int64)
+    loss = xp.empty((n,), dtype=logits.dtype)
+    lse = xp.empty((n,), dtype=_acc_dtype(logits.dtype))
+    if n:
+        _fn(_XENT, "cross_entropy_fwd", logits.dtype)(
+            dev, (min(n, _MAX_GRID),), (_row_block(c),),
+            (logits, target, loss, lse, _i64(n), _i64(c), _i64(ignore_index), _acc(logits.dtype, label_smoothing)))
+    return loss, lse
+
+
+def cross_entropy_bwd(dev, logits, target, lse, grow, ignore_index: int = -100, label_smoothing: float = 0.0):
+    """gx[i, c] = grow[i] (softmax(x)[i, c] - eps/C - (1 - eps)[c == t_i]); 0 on ignored rows.
+    ``grow``: (N,) or scalar upstream gradient per row, already scaled for the reduction."""
+    xp = dev.xp
+    n, c = logits.shape
+    acc = _acc_dtype(logits.dtype)
+    logits = _contig(dev, logits)
+    target = _contig(dev, target, np.int64)
+    lse = _contig(dev, lse, acc)
+    grow = _contig(dev, xp.broadcast_to(xp.asarray(grow, dtype=acc), (n,)))
+    gx = xp.empty((n, c), dtype=logits.dtype)
+    if gx.size:
+        _fn(_XENT, "cross_entropy_bwd", logits.dtype)(
+            dev, (min(n, _MAX_GRID),), (_row_block(c),),
+            (logits, target, lse, grow, gx, _i64(n), _i64(c), _i64(ignore_index), _acc(logits.dtype, label_smoothing)))
+    return gx
+
+
+# ---------------------------------------------------------------- layer norm
+def layer_norm_fwd(dev, x, weight, bias, eps: float, D: int):
+    """(y, mean, rstd) over the trailing D elements: y = (x - mean) rstd w + b, rstd = 1/sqrt(var + eps).
+    mean / rstd are flat (M,) arrays in the accumulation dtype (float32 for half)."""
+    xp = dev.xp
+    dtype, acc = x.dtype, _acc_dtype(x.dtype)
+    m = x.size // D if D else math.prod(x.shape[:-1])  # D == 0: assume one normalized dim
+    x = _contig(dev, x)
+    y = xp.empty(x.shape, dtype=dtype)
+    if D == 0:  # statistics of an empty row are undefined (PyTorch: nan)
+        return y, xp.full((m,), np.nan, acc), xp.full((m,), np.nan, acc)
+    mean, rstd = xp.empty((m,), dtype=acc), xp.empty((m,), dtype=acc)
+    if m:
+        w = x if weight is None else _contig(dev, weight, dtype)
+        b = x if bias is None else _contig(dev, bias, dtype)
+        _fn(_LNORM, "layer_norm_fwd", dtype)(
+            dev, (min(m, _MAX_GRID),), (_row_block(D),),
+            (x, w, b, y, mean, rstd, _i64(m), _i64(D), _acc(dtype, eps), _i32(weight is not None),
+             _i32(bias is not None)))
+    return y, mean, rstd
+
+
+def layer_norm_bwd(dev, x, gy, mean, rstd, weight, need_param_grads: bool = True):
+    """(gx, gw, gb): gx = rstd (g - mean(g) - xhat mean(g xhat)), g = gy w; gw = sum_rows gy xhat,
+    gb = sum_rows gy (deterministic, no atomics). gw / gb are None unless need_param_grads."""
+    xp = dev.xp
+    dtype, acc = x.dtype, _acc_dtype(x.dtype)
+    m = mean.size
+    D = x.size // m if m else (weight.size if weight is not None else x.shape[-1])
+    x, gy = _contig(dev, x), _contig(dev, gy, dtype)
+    mean, rstd = _contig(dev, mean, acc), _contig(dev, rstd, acc)
+    gx = xp.empty(x.shape, dtype=dtype)
+    if gx.size:
+        w = x if weight is None else _contig(dev, weight, dtype)
+        _fn(_LNORM, "layer_norm_bwd_input", dtype)(
+            dev, (min(m, _MAX_GRID),), (_row_block(D),),
+            (x, gy, w, mean, rstd, gx, _i64(m), _i64(D), _i32(weight is not None)))
+    if not need_param_grads:
+        return gx, None, None
+    if not gx.size:
+        return gx, xp.zeros((D,), dtype), xp.zeros((D,), dtype)
+    # Stage 1 writes (n_chunks, D) partials; enough chunks for ~512 blocks, each >= 64 rows.
+    col_tiles = -(-D // 32)
+    n_chunks = max(1, min(-(-512 // col_tiles), -(-m // 64)))
+    rows_per_chunk = -(-m // n_chunks)
+    n_chunks = -(-m // rows_per_chunk)
+    pw, pb = xp.empty((n_chunks, D), dtype=acc), xp.empty((n_chunks, D), dtype=acc)
+    _fn(_LNORM, "layer_norm_bwd_params", dtype)(
+        dev, (min(col_tiles * n_chunks, _MAX_GRID),), (256,),
+        (x, gy, mean, rstd, pw, pb, _i64(m), _i64(D), _i64(rows_per_chunk), _i64(n_chunks)))
+    # Stage 2: a fixed-order sum over the few chunk partials (deterministic on both backends).
+    return gx, pw.sum(axis=0).astype(dtype), pb.sum(axis=0).astype(dtype)
+
+
+# ---------------------------------------------------------------- scatter-add
+def scatter_add_rows(dev, out, index, src):
+    """In place: out[index[i], ...] += src[i, ...] (rows of out.size / out.shape[0] elements); returns out.
+    Accumulates with atomics in float32 for half ``out``; out-of-range indices are skipped."""
+    xp = dev.xp
+    if out.ndim == 0:
+        raise ValueError("scatter_add_rows: out must have at least one dimension")
+    n_rows = out.shape[0]
+    row_len = math.prod(out.shape[1:])
+    index = _contig(dev, index.reshape(-1), np.int64)
+    n_index = index.size
+    if src.size != n_index * row_len:
+        raise ValueError(f"scatter_add_rows: src has {src.size} elements, expected {n_index} x {row_len}")
+    if src.size == 0:
+        return out
+    acc = _acc_dtype(out.dtype)
+    direct = out.dtype == acc and out.flags.c_contiguous
+    buf = out if direct else xp.ascontiguousarray(out, dtype=acc)
+    src = _contig(dev, src, out.dtype)
+    _fn(_SCATTER, "scatter_add_rows", out.dtype)(
+        dev, *_flat_launch(src.size, 512), (buf, index, src, _i64(n_index), _i64(row_len), _i64(n_rows)))
+    if not direct:
+        out[...] = buf.astype(out.dtype)
+    return out
+
+
+# ---------------------------------------------------------------- multi-tensor optimizers
+_OPT_BLOCK, _OPT_CHUNK = 512, 16384
+
+
+def _multi_tensor(dev, name: str, lists: tuple, tail: tuple):
+    """One launch per dtype group: pointer tables (one uint64 array per tensor list) + int64 meta."""
+    xp = dev.xp
+    params = lists[0]
+    groups: dict = {}
+    for i, p in enumerate(params):
+        if p.size:
+            groups.setdefault(p.dtype, []).append(i)
+    for dtype, idx in groups.items():
+        tables, keep = [], []  # keep: contiguous copies of read-only inputs must outlive the launch
+        for k, lst in enumerate(lists):
+            ptrs = []
+            for i in idx:
+                a = lst[i] if lst is not None else params[i]
+                if a.dtype != dtype or not a.flags.c_contiguous:
+                    if k != 1:  # params and state are updated in place: they must be the real memory
+                        raise ValueError(f"{name}: parameters and optimizer state must be contiguous "
+                                         f"and share the parameter dtype ({dtype})")
+                    a = _contig(dev, a, dtype)
+                    keep.append(a)
+                ptrs.append(_ptr(dev, a))
+            tables.append(xp.asarray(np.array(ptrs, dtype=np.uint64)))
+        sizes = np.array([params[i].size for i in idx], dtype=np.int64)
+        prefix = np.concatenate([[0], np.cumsum(-(-sizes // _OPT_CHUNK))]).astype(np.int64)
+        meta = xp.asarray(np.concatenate([sizes, prefix]))
+        grid = (min(int(prefix[-1]), _MAX_GRID),)
+        _fn(_OPTIM, name, dtype)(dev, grid, (_OPT_BLOCK,),
+                                 (*tables, meta, _i32(len(idx)), _i64(_OPT_CHUNK), *tail(dtype)))
+        del keep
+
+
+def sgd_step(dev, params, grads, bufs, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0,
+             maximize=False, first_step=False):
+    """torch.optim.SGD step on lists of arrays, in place, one launch per dtype:
+    g = ±grad + wd p; buf = g (first step) or momentum buf + (1 - dampening) g; g = g + momentum buf
+    (nesterov) or buf; p -= lr g. ``bufs`` may be None when momentum == 0."""
+    if momentum != 0 and bufs is None:
+        raise ValueError("sgd_step: momentum buffers are required when momentum != 0")
+    _multi_tensor(dev, "sgd_step", (params, grads, bufs),
+                  lambda dt: (_acc(dt, lr), _acc(dt, momentum), _acc(dt, dampening), _acc(dt, weight_decay),
+                              _i32(nesterov), _i32(maximize), _i32(first_step)))
+
+
+def adam_step(dev, params, grads, exp_avgs, exp_avg_sqs, max_sqs, step: int, lr, beta1=0.9, beta2=0.999,
+              eps=1e-8, weight_decay=0.0, decoupled=False, amsgrad=False, maximize=False):
+    """torch.optim.Adam (decoupled=False) / AdamW (decoupled=True) step, in place, one launch per dtype.
+    ``step`` counts from 1; bias corrections are computed here in double. ``max_sqs`` may be None
+    unless amsgrad."""
+    if amsgrad and max_sqs is None:
+        raise ValueError("adam_step: max_sqs buffers are required with amsgrad")
+    step_size = lr / (1.0 - beta1 ** step)
+    bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
+    _multi_tensor(dev, "adam_step", (params, grads, exp_avgs, exp_avg_sqs, max_sqs),
+                  lambda dt: (_acc(dt, lr), _acc(dt, beta1), _acc(dt, beta2), _acc(dt, eps), _acc(dt, weight_decay),
+                              _acc(dt, step_size), _acc(dt, bc2_sqrt), _i32(decoupled), _i32(amsgrad),
+                              _i32(maximize)))
+
+
+# ---------------------------------------------------------------- im2col / col2im
+def _pair(v):
+    return (int(v), int(v)) if np.isscalar(v) else tuple(int(a) for a in v)
+
+
+def _conv_geometry(shape, kh, kw, stride, padding, dilation):
+    """(N, C, H, W, sh, sw, ph, pw, dh, dw, Ho, Wo); a 3-D (N, C, L) shape is conv1d with H = 1 (kh must be 1)."""
+    if len(shape) == 3:
+        if kh != 1:
+            raise ValueError("im2col: a 3-D (N, C, L) input is conv1d and needs kh == 1")
+        (n, c, w), h = shape, 1
+        sw, pw, dw = (_pair(v)[-1] for v in (stride, padding, dilation))
+        sh, ph, dh = 1, 0, 1
+    else:
+        n, c, h, w = shape
+        (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if ho <= 0 or wo <= 0:
+        raise RuntimeError(f"im2col: kernel ({kh}, {kw}) larger than the padded input ({h}, {w})")
+    return n, c, h, w, sh, sw, ph, pw, dh, dw, ho, wo
+
+
+def im2col(dev, x, kh: int, kw: int, stride=1, padding=0, dilation=1):
+    """col[n, (c kh + i) kw + j, oh Wo + ow] = x_padded[n, c, oh sh + i dh, ow sw + j dw]; shape (N, C kh kw, Ho Wo)"""
+    geo = _conv_geometry(x.shape, kh, kw, stride, padding, dilation)
+    n, c, ho, wo = geo[0], geo[1], geo[-2], geo[-1]
+    x = _contig(dev, x)
+    col = dev.xp.empty((n, c * kh * kw, ho * wo), dtype=x.dtype)
+    if col.size:
+        _fn(_IM2COL, "im2col", x.dtype)(dev, *_flat_launch(col.size, 512),
+                                         (x, col, *(_i64(v) for v in geo[:4]), _i64(kh), _i64(kw),
+                                          *(_i64(v) for v in geo[4:])))
+    return col
+
+
+def col2im(dev, col, x_shape, kh: int, kw: int, stride=1, padding=0, dilation=1):
+    """Adjoint of im2col: gx[n, c, h, w] = sum of the col entries that read x[n, c, h, w] (deterministic)."""
+    geo = _conv_geometry(tuple(x_shape), kh, kw, stride, padding, dilation)
+    col = _contig(dev, col)
+    gx = dev.xp.empty(tuple(x_shape), dtype=col.dtype)
+    if gx.size:
+        _fn(_IM2COL, "col2im", col.dtype)(dev, *_flat_launch(gx.size, 512),
+                                           (col, gx, *(_i64(v) for v in geo[:4]), _i64(kh), _i64(kw),
+                                            *(_i64(v) for v in geo[4:])))
+    return gx

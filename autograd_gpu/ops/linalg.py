@@ -1,0 +1,173 @@
+"""Matrix products: matmul (1-D, 2-D, batched with broadcasting), mm, bmm, dot, outer. cuBLAS via CuPy on GPU."""
+from __future__ import annotations
+
+from ..autograd.node import Op
+from ..tensor import Tensor
+from ._util import promote
+
+
+def _dt(t):
+    return t.dtype
+
+
+def _check_same_dtype(op, a, b):
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_dt(a)} != {_dt(b)}"
+                           if op in ("mm", "matmul", "bmm") else
+                           f"{op}: expected both vectors to have same dtype, but found {_dt(a)} and {_dt(b)}")
+
+
+class MmBackward0(Op):
+    save = (0, 1)
+
+    def forward(self, a, b):
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        need = self.needs_input_grad
+        return (g.mm(b.mT) if need[0] else None), (a.mT.mm(g) if need[1] else None)
+
+
+class DotBackward0(Op):
+    save = (0, 1)
+
+    def forward(self, a, b):
+        return self.dev.xp.dot(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        need = self.needs_input_grad
+        return (b * g if need[0] else None), (a * g if need[1] else None)
+
+
+class MvBackward0(Op):
+    save = (0, 1)
+
+    def forward(self, a, v):
+        return a @ v
+
+    def backward(self, g):
+        a, v = self.saved_tensors
+        need = self.needs_input_grad
+        return (g.unsqueeze(-1) * v if need[0] else None), (a.mT.matmul(g) if need[1] else None)
+
+
+class BmmBackward0(Op):
+    save = (0, 1)
+
+    def forward(self, a, b):
+        return self.dev.xp.matmul(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        need = self.needs_input_grad
+        return (g.matmul(b.mT) if need[0] else None), (a.mT.matmul(g) if need[1] else None)
+
+
+class UnsafeViewBackward0(BmmBackward0):
+    """PyTorch names batched/broadcast matmul's node after the reshape that ends it."""
+
+
+def _mat_shape_error(a, b):
+    sa, sb = a._data.shape, b._data.shape
+    if a._data.ndim == 1 and b._data.ndim == 1:
+        return RuntimeError(f"inconsistent tensor size, expected tensor [{sa[0]}] and src [{sb[0]}] to have the same "
+                            "number of elements, but got " f"{sa[0]} and {sb[0]} elements respectively")
+    if a._data.ndim == 2 and b._data.ndim == 1:
+        return RuntimeError(f"size mismatch, got input ({sa[0]}), mat ({sa[0]}x{sa[1]}), vec ({sb[0]})")
+    ra = "x".join(map(str, (sa if a._data.ndim > 1 else (1,) + sa)[-2:]))
+    rb = "x".join(map(str, (sb if b._data.ndim > 1 else sb + (1,))[-2:]))
+    if a._data.ndim <= 2 and b._data.ndim <= 2:
+        return RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ra} and {rb})")
+    return RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                        f"[{sb[0] if b._data.ndim > 2 else 1}, {sa[-1]}] but got: "
+                        f"[{sb[0] if b._data.ndim > 2 else 1}, {sb[-2] if b._data.ndim > 1 else sb[0]}].")
+
+
+def matmul(input, other):
+    """Matrix product with NumPy's matmul semantics (1-D promotion, batch broadcasting)."""
+    a, b = input, other
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"matmul(): argument 'other' (position 2) must be Tensor, not {type(b).__name__}")
+    if a._data.ndim == 0 or b._data.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a._data.ndim}D and "
+                           f"{b._data.ndim}D")
+    _check_same_dtype("matmul", a, b)
+    na, nb = a._data.ndim, b._data.ndim
+    ka = a._data.shape[-1]
+    kb = b._data.shape[-2] if nb > 1 else b._data.shape[0]
+    if ka != kb:
+        raise _mat_shape_error(a, b)
+    if na == 1 and nb == 1:
+        return DotBackward0.apply(a, b)
+    if na == 2 and nb == 2:
+        return MmBackward0.apply(a, b)
+    if na == 2 and nb == 1:
+        return MvBackward0.apply(a, b)
+    if na == 1 and nb == 2:  # (k) @ (k, n): PyTorch computes it as a squeezed mm
+        return MmBackward0.apply(a.unsqueeze(0), b).squeeze(0)
+    if nb == 1:
+        return UnsafeViewBackward0.apply(a, b.unsqueeze(-1)).squeeze(-1)
+    if na == 1:
+        return UnsafeViewBackward0.apply(a.unsqueeze(0), b).squeeze(-2)
+    return (BmmBackward0 if na == 3 and nb == 3 and a._data.shape[0] == b._data.shape[0]
+            else UnsafeViewBackward0).apply(a, b)
+
+
+def mm(input, mat2):
+    """2-D matrix product."""
+    if input._data.ndim != 2:
+        raise RuntimeError(f"self must be a matrix")
+    if mat2._data.ndim != 2:
+        raise RuntimeError(f"mat2 must be a matrix")
+    _check_same_dtype("mm", input, mat2)
+    if input._data.shape[1] != mat2._data.shape[0]:
+        raise _mat_shape_error(input, mat2)
+    return MmBackward0.apply(input, mat2)
+
+
+def bmm(input, mat2):
+    """Batched matrix product of (b, n, k) and (b, k, m)."""
+    if input._data.ndim != 3:
+        raise RuntimeError(f"batch1 must be a 3D tensor")
+    if mat2._data.ndim != 3:
+        raise RuntimeError(f"batch2 must be a 3D tensor")
+    _check_same_dtype("bmm", input, mat2)
+    sa, sb = input._data.shape, mat2._data.shape
+    if sa[0] != sb[0] or sa[2] != sb[1]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{sa[0]}, {sa[2]}] but "
+                           f"got: [{sb[0]}, {sb[1]}].")
+    return BmmBackward0.apply(input, mat2)
+
+
+def dot(input, other):
+    """Inner product of two 1-D tensors."""
+    if input._data.ndim != 1 or other._data.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors")
+    _check_same_dtype("dot", input, other)
+    if input._data.shape != other._data.shape:
+        raise _mat_shape_error(input, other)
+    return DotBackward0.apply(input, other)
+
+
+def outer(input, vec2):
+    """Outer product of two 1-D tensors."""
+    input, vec2 = promote(input, vec2)
+    return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+ger = outer
+
+
+def mv(input, vec):
+    if input._data.ndim != 2 or vec._data.ndim != 1:
+        raise RuntimeError("vector + matrix @ vector expected, got "
+                           f"{input._data.ndim}, {input._data.ndim}, {vec._data.ndim}")
+    _check_same_dtype("mv", input, vec)
+    if input._data.shape[1] != vec._data.shape[0]:
+        raise _mat_shape_error(input, vec)
+    return MvBackward0.apply(input, vec)
+
+
+TENSOR_METHODS = {"matmul": matmul, "mm": mm, "bmm": bmm, "dot": dot, "outer": outer, "ger": outer, "mv": mv}

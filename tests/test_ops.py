@@ -1,0 +1,105 @@
+"""Every registered op, on every test device: forward vs NumPy float64, gradcheck, gradgradcheck."""
+import numpy as np
+import pytest
+
+import autograd_gpu as ag
+from autograd_gpu.autograd.gradcheck import gradcheck, gradgradcheck
+from autograd_gpu.testing.registry import all_ops, make_inputs
+
+from conftest import DEVICES
+
+ROWS = all_ops()
+CASES = [(info, i, s) for info in ROWS for i, s in enumerate(info.samples)]
+
+
+def _ids(case):
+    info, i, s = case
+    return f"{info.name}-{s.name or i}"
+
+
+def _params():
+    out = []
+    for case in CASES:
+        for dev in DEVICES:
+            marks = []
+            if case[0].skip_reason:
+                marks.append(pytest.mark.skip(reason=case[0].skip_reason))
+            out.append(pytest.param(case, dev, id=f"{_ids(case)}-{dev}", marks=marks))
+    return out
+
+
+PARAMS = _params()
+
+
+def _check_device(info, dev):
+    if dev.split(":")[0] not in info.devices:
+        pytest.skip(f"{info.name} is not registered for {dev}")
+
+
+def _host(x):
+    return x.detach()._host() if isinstance(x, ag.Tensor) else np.asarray(x)
+
+
+@pytest.mark.parametrize("case,dev", PARAMS)
+def test_forward(case, dev):
+    info, _, sample = case
+    _check_device(info, dev)
+    if info.ref is None:
+        pytest.skip("no NumPy reference (checked elsewhere)")
+    for dtype in info.dtypes:
+        rng = np.random.default_rng(0)
+        args, np_args, kw, np_kw = make_inputs(sample, info, dev, dtype, rng, requires_grad=False)
+        out = info.fn(*args, **kw)
+        expected = info.ref(*np_args, **np_kw)
+        outs = out if isinstance(out, tuple) else (out,)
+        exps = expected if isinstance(expected, tuple) else (expected,)
+        assert len(outs) == len(exps)
+        tol = (info.atol, info.rtol) if dtype == "float64" else (max(info.atol, 1e-4), max(info.rtol, 1e-4))
+        for o, e in zip(outs, exps):
+            assert isinstance(o, ag.Tensor)
+            assert str(o.device).split(":")[0] == dev.split(":")[0]
+            np.testing.assert_allclose(_host(o).astype(np.float64), np.asarray(e, dtype=np.float64),
+                                       atol=tol[0], rtol=tol[1], err_msg=f"{info.name} {dtype} on {dev}")
+            assert tuple(o.shape) == np.shape(e), f"{info.name}: shape {tuple(o.shape)} != {np.shape(e)}"
+
+
+def _grad_fn(info, args, kw):
+    pos = [i for i, a in enumerate(args) if isinstance(a, ag.Tensor) and a.requires_grad]
+    kpos = [k for k, a in kw.items() if isinstance(a, ag.Tensor) and a.requires_grad]
+    inputs = [args[i] for i in pos] + [kw[k] for k in kpos]
+
+    def f(*xs):
+        a = list(args)
+        k = dict(kw)
+        for i, x in zip(pos, xs):
+            a[i] = x
+        for name, x in zip(kpos, xs[len(pos):]):
+            k[name] = x
+        return info.fn(*a, **k)
+    return f, inputs
+
+
+@pytest.mark.parametrize("case,dev", PARAMS)
+def test_gradcheck(case, dev):
+    info, _, sample = case
+    _check_device(info, dev)
+    if not (info.grad and sample.grad):
+        pytest.skip("not differentiable")
+    args, _, kw, _ = make_inputs(sample, info, dev, "float64", np.random.default_rng(0))
+    f, inputs = _grad_fn(info, args, kw)
+    if not inputs:
+        pytest.skip("no differentiable input")
+    assert gradcheck(f, inputs, atol=info.grad_atol, rtol=info.grad_rtol)
+
+
+@pytest.mark.parametrize("case,dev", PARAMS)
+def test_gradgradcheck(case, dev):
+    info, _, sample = case
+    _check_device(info, dev)
+    if not (info.grad and info.gradgrad and sample.grad):
+        pytest.skip("second derivative not checked for this op")
+    args, _, kw, _ = make_inputs(sample, info, dev, "float64", np.random.default_rng(0))
+    f, inputs = _grad_fn(info, args, kw)
+    if not inputs:
+        pytest.skip("no differentiable input")
+    assert gradgradcheck(f, inputs, atol=info.grad_atol, rtol=info.grad_rtol)
