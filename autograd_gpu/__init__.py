@@ -20,6 +20,7 @@ from .creation import tensor  # noqa: F401
 from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa
 from .ops.public import *  # noqa: F401,F403
 from ._tensor_str import get_printoptions, printoptions, set_printoptions  # noqa: F401
-from . import autograd, cuda, nn  # noqa: F401,E402
+from . import autograd, cuda, nn, optim, utils  # noqa: F401,E402
+from .serialization import load, save  # noqa: F401,E402
 
 __version__ = "0.1.0"

@@ -59,8 +59,9 @@ def from_numpy_dtype(np_dtype) -> dtype:
     try:
         return _FROM_NP[np.dtype(np_dtype)]
     except KeyError:
-        raise TypeError(f"can't convert np.ndarray of type {np.dtype(np_dtype)}. The only supported types are: "
-                        "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.") from None
+        raise TypeError(f"can't convert np.ndarray of type {np.dtype(np_dtype)}. The only supported types "
+                        "are: float64, float32, float16, int64, "
+                        "int32, int16, int8, uint8, and bool.") from None
 
 
 def to_numpy_dtype(d) -> np.dtype:
@@ -69,8 +70,8 @@ def to_numpy_dtype(d) -> np.dtype:
         return None
     if isinstance(d, dtype):
         return d.np
-    if d is float:
-        return _default_float.np
+    if d is float:  # Python's float is a double: torch.zeros(2, dtype=float) is float64
+        return np.dtype(np.float64)
     if d is int:
         return np.dtype(np.int64)
     if d is bool:

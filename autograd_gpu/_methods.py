@@ -9,8 +9,8 @@ import importlib
 
 from .tensor import Tensor
 
-OP_MODULES = ("pointwise", "pointwise_math", "reduce", "shape", "index", "linalg", "conversion", "inplace",
-              "activation", "loss", "nn_ops")
+OP_MODULES = ("pointwise", "pointwise_math", "reduce", "shape", "shape_join", "index", "gather", "linalg",
+              "conversion", "inplace", "activation", "loss", "nn_ops")
 
 
 def _bind_all():
@@ -54,7 +54,7 @@ def _bind_operators():
     optional = {"__floordiv__": "floor_divide", "__mod__": "remainder", "__abs__": "abs", "__eq__": "eq",
                 "__ne__": "ne", "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge",
                 "__and__": "logical_and_op", "__or__": "logical_or_op", "__xor__": "logical_xor_op",
-                "__invert__": "bitwise_not", "__getitem__": "_getitem", "__setitem__": "_setitem",
+                "__invert__": "_invert", "__getitem__": "_getitem", "__setitem__": "_setitem",
                 "__ifloordiv__": "floor_divide_", "__imod__": "remainder_", "__rfloordiv__": "_rfloordiv",
                 "__rmod__": "_rremainder", "__rand__": "logical_and_op", "__ror__": "logical_or_op",
                 "__rxor__": "logical_xor_op", "__iand__": "_iand", "__ior__": "_ior", "__ixor__": "_ixor"}

@@ -28,31 +28,58 @@ def to_device_array(a: np.ndarray, dev: Device):
 
 
 def _finish(arr, dev, requires_grad):
-    t = Tensor._make(to_device_array(arr, dev) if dev.type == "cuda" else arr, dev)
+    if dev.type == "cuda" and isinstance(arr, np.ndarray):
+        arr = to_device_array(arr, dev)
+    t = Tensor._make(arr, dev)
     if requires_grad:
+        if arr.dtype.kind != "f":
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         t.requires_grad_(True)
     return t
 
 
 def _infer_dtype(data):
-    """PyTorch's dtype inference for nested Python data: bool < int64 < default float."""
-    cat = -1
+    """PyTorch's dtype inference for nested Python data: Python bool/int/float give bool/int64/default float,
+    NumPy scalars and tensors their own dtype; the result is their promotion."""
+    result = None
     stack = [data]
     while stack:
         x = stack.pop()
         if isinstance(x, (list, tuple)):
             stack.extend(x)
-        elif isinstance(x, Tensor):
-            return x._data.dtype
-        elif isinstance(x, (bool, np.bool_)):
-            cat = max(cat, 0)
-        elif isinstance(x, (int, np.integer)):
-            cat = max(cat, 1)
-        elif isinstance(x, (float, np.floating)):
-            cat = max(cat, 2)
+            continue
+        if isinstance(x, Tensor):
+            d = _dtype.from_numpy_dtype(x._data.dtype)
+        elif isinstance(x, (np.generic, np.ndarray)):
+            d = _dtype.from_numpy_dtype(x.dtype)
+        elif isinstance(x, (bool, int, float)):
+            d = _dtype.scalar_dtype(x)
+        elif isinstance(x, str):
+            raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
         else:
-            raise TypeError(f"Could not infer dtype of {type(x).__name__}")
-    return (np.dtype(np.bool_), np.dtype(np.int64), _dtype.get_default_dtype().np)[max(cat, 2 if cat < 0 else cat)]
+            raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
+        result = d if result is None else _dtype.promote_types(result, d)
+    return (result or _dtype.get_default_dtype()).np
+
+
+def _check_ragged(data):
+    """Raise PyTorch's error for nested sequences of uneven lengths (called once NumPy has refused them)."""
+    shape, x = [], data
+    while isinstance(x, (list, tuple)):
+        shape.append(len(x))
+        if not x:
+            break
+        x = x[0]
+    stack = [(data, 0)]
+    while stack:
+        x, dim = stack.pop()
+        if dim == len(shape):
+            continue
+        if not isinstance(x, (list, tuple)):
+            raise TypeError("not a sequence")
+        if len(x) != shape[dim]:
+            raise ValueError(f"expected sequence of length {shape[dim]} at dim {dim} (got {len(x)})")
+        stack.extend((y, dim + 1) for y in reversed(x))
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
@@ -60,6 +87,11 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_me
     dev = _device(device)
     npd = _dtype.to_numpy_dtype(dtype)
     if isinstance(data, Tensor):
+        import warnings
+        warnings.warn("To copy construct from a tensor, it is recommended to use "
+                      "sourceTensor.detach().clone() or sourceTensor.detach().clone().requires_grad_(True), "
+                      "rather than torch.tensor(sourceTensor).",
+                      UserWarning, stacklevel=2)
         arr = np.array(data._host(), dtype=npd, copy=True)
     elif isinstance(data, np.ndarray):
         if npd is None:
@@ -70,9 +102,12 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_me
             npd = _infer_dtype(data)
         if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
             data = _unwrap(data)
-        arr = np.array(data, dtype=npd)
-    if npd is None and arr.dtype.kind == "f" and not isinstance(data, (np.ndarray, Tensor)):
-        arr = arr.astype(_dtype.get_default_dtype().np)
+        try:
+            arr = np.array(data, dtype=npd)
+        except ValueError:
+            if isinstance(data, (list, tuple)):
+                _check_ragged(data)
+            raise
     return _finish(arr, dev, requires_grad)
 
 
@@ -118,22 +153,32 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     return Tensor._make(ndarray, CPU)
 
 
-def _fill(size, value, dtype, device, requires_grad):
+def _shape(size, fn=None) -> tuple:
+    """shape_arg plus PyTorch's check for negative sizes."""
+    shape = shape_arg(size)
+    for d in shape:
+        if d < 0:
+            if fn == "zeros":
+                raise RuntimeError("zeros: Dimension size must be non-negative.")
+            raise RuntimeError(f"Trying to create tensor with negative dimension {d}: {list(shape)}")
+    return shape
+
+
+def _fill(size, value, dtype, device, requires_grad, fn=None):
     dev = _device(device)
     npd = _dtype.to_numpy_dtype(dtype) or _dtype.get_default_dtype().np
-    shape = shape_arg(size)
+    shape = _shape(size, fn)
     if dev.type == "cuda":
         cupy = dev.xp
         with cupy.cuda.Device(dev.index):
             arr = cupy.full(shape, value, dtype=npd)
-        t = Tensor._make(arr, dev)
-        return t.requires_grad_(True) if requires_grad else t
+        return _finish(arr, dev, requires_grad)
     return _finish(np.full(shape, value, dtype=npd), dev, requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None) -> Tensor:
     """A tensor of zeros."""
-    return _fill(size, 0, dtype, device, requires_grad)
+    return _fill(size, 0, dtype, device, requires_grad, "zeros")
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None) -> Tensor:
@@ -141,7 +186,8 @@ def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=N
     return _fill(size, 1, dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None) -> Tensor:
+def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+          memory_format=None) -> Tensor:
     """An uninitialised tensor (here: zeros, so nothing stale ever leaks into results)."""
     return _fill(size, 0, dtype, device, requires_grad)
 
@@ -172,7 +218,8 @@ def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_fo
     return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
+              memory_format=None) -> Tensor:
     dtype, device = _like(input, dtype, device)
     return _fill(input._data.shape, fill_value, dtype, device, requires_grad)
 
@@ -180,6 +227,9 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Identity matrix n x m."""
     npd = _dtype.to_numpy_dtype(dtype) or _dtype.get_default_dtype().np
+    for name, v in (("n", n), ("m", m)):
+        if v is not None and v < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
     return _finish(np.eye(n, n if m is None else m, dtype=npd), _device(device), requires_grad)
 
 
@@ -191,9 +241,10 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (step > 0 and start > end) or (step < 0 and start < end):
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     if dtype is None:
-        dtype = _dtype.int64 if all(isinstance(a, (int, np.integer)) for a in args) else _dtype.get_default_dtype()
+        ints = all(isinstance(a, (int, np.integer)) for a in args)
+        dtype = _dtype.int64 if ints else _dtype.get_default_dtype()
     npd = _dtype.to_numpy_dtype(dtype)
     n = int(np.ceil((end - start) / step))
     arr = (start + step * np.arange(n, dtype=np.float64)).astype(npd) if npd.kind == "f" else \
@@ -203,7 +254,8 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     npd = _dtype.to_numpy_dtype(dtype) or _dtype.get_default_dtype().np
-    return _finish(np.linspace(start, end, steps, dtype=np.float64).astype(npd), _device(device), requires_grad)
+    arr = np.linspace(start, end, steps, dtype=np.float64).astype(npd)
+    return _finish(arr, _device(device), requires_grad)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -214,25 +266,27 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
 def _float_dtype(dtype, fn):
     npd = _dtype.to_numpy_dtype(dtype) or _dtype.get_default_dtype().np
     if npd.kind != "f":
-        raise RuntimeError(f"\"{fn}\" not implemented for '{_dtype.from_numpy_dtype(npd).name.capitalize()}'")
+        from .tensor import _SCALAR_TYPE
+        raise NotImplementedError(f"\"{fn}\" not implemented for '{_SCALAR_TYPE[npd.name]}'")
     return npd
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples on [0, 1)."""
     npd = _float_dtype(dtype, "check_uniform_bounds")
-    arr = gen(generator).random(shape_arg(size), dtype=np.float64).astype(npd)
+    arr = gen(generator).random(_shape(size), dtype=np.float64).astype(npd)
     return _finish(arr, _device(device), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples."""
     npd = _float_dtype(dtype, "normal_kernel_cpu")
-    arr = gen(generator).standard_normal(shape_arg(size), dtype=np.float64).astype(npd)
+    arr = gen(generator).standard_normal(_shape(size), dtype=np.float64).astype(npd)
     return _finish(arr, _device(device), requires_grad)
 
 
-def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False) -> Tensor:
     """Integers uniform on [low, high)."""
     if size is None:
         low, high, size = 0, low, high
@@ -241,7 +295,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     npd = _dtype.to_numpy_dtype(dtype) or np.dtype(np.int64)
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    arr = gen(generator).integers(low, high, size=tuple(size)).astype(npd)
+    arr = gen(generator).integers(low, high, size=_shape((size,))).astype(npd)
     return _finish(arr, _device(device), requires_grad)
 
 

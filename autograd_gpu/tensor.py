@@ -33,10 +33,13 @@ class Tensor:
                  "__weakref__", "__dict__")
 
     __array_priority__ = 1000  # make ndarray + Tensor defer to Tensor.__radd__
+    _fw_grad = None  # forward-AD tangent (autograd.forward_ad); only dual tensors hold one, in __dict__
 
     @staticmethod
     def _make(data, device: Device = CPU, requires_grad: bool = False, grad_fn=None, output_nr: int = 0):
         """Fast internal constructor: wraps ``data`` (not copied)."""
+        if isinstance(data, np.generic):  # NumPy gives scalars for 0-d results; kernels need arrays
+            data = np.asarray(data)
         t = _new(Tensor)
         t._data = data
         t._device = device
@@ -53,8 +56,27 @@ class Tensor:
         t._is_inference = _grad_state.inference
         return t
 
+    def __new__(cls, *args, device=None):
+        """The legacy constructor ``torch.Tensor(...)``: sizes (ints or a Size) give a new default-dtype tensor,
+        a sequence or array gives its values in the default dtype, a Tensor gives an alias of it."""
+        from . import creation
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            t = args[0].detach()
+        elif all(type(a) is int for a in args) or (len(args) == 1 and isinstance(args[0], Size)):
+            t = creation.empty(*args, device=device) if args else creation.tensor([], device=device)
+        elif len(args) == 1 and isinstance(args[0], (list, tuple, np.ndarray)):
+            t = creation.tensor(args[0], dtype=_dtype.get_default_dtype(), device=device)
+        elif len(args) == 1:
+            raise TypeError(f"new(): data must be a sequence (got {type(args[0]).__name__})")
+        else:
+            raise TypeError("new() received an invalid combination of arguments - got "
+                            f"({', '.join(type(a).__name__ for a in args)})")
+        if cls is not Tensor:
+            t.__class__ = cls
+        return t
+
     def __init__(self, *args, **kwargs):
-        raise TypeError("use autograd_gpu.tensor(data) (or zeros/ones/empty) to create a Tensor")
+        pass
 
     # --- attributes ---------------------------------------------------------------------------------
     @property
@@ -118,11 +140,11 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self.grad_fn is not None and not requires_grad:
-            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
-                               "computed variable in a subgraph that doesn't require differentiation use "
-                               "var_no_grad = var.detach().")
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to "
+                               "use a computed variable in a subgraph that doesn't require differentiation "
+                               "use var_no_grad = var.detach().")
         if requires_grad and self._data.dtype.kind != "f":
-            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
         if requires_grad and self._is_inference:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not "
                                "allowed.")
@@ -133,12 +155,11 @@ class Tensor:
     def grad(self):
         if self.grad_fn is not None and not self._retains_grad and self._grad is None:
             warnings.warn(
-                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
-                "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
-                "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf "
-                "Tensor by mistake, make sure you access the leaf Tensor instead. See "
-                "github.com/pytorch/pytorch/pull/30531 for more informations. (Triggered internally at "
-                "aten/src/ATen/core/TensorBody.h:489.)", UserWarning, stacklevel=2)
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+                "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+                "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If "
+                "you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead. "
+                "See github.com/pytorch/pytorch/pull/30531 for more information.", UserWarning, stacklevel=2)
         return self._grad
 
     @grad.setter
@@ -148,11 +169,21 @@ class Tensor:
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
                                 f"{type(value).__name__}")
             if value._data.dtype != self._data.dtype:
-                raise RuntimeError("assigned grad has data of a different type")
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{_CPP_TYPE[value._data.dtype.name]}' to a "
+                    f"tensor with grad_dtype '{_SCALAR_TYPE[self._data.dtype.name]}'. The gradient must "
+                    "match the tensor's grad_dtype (defaults to the tensor's dtype). You can set the "
+                    "tensor's grad_dtype attribute with a specific dtype, or None to allow any dtype. Set "
+                    "grad_dtype with caution. Diverging the dtypes of a tensor and its gradient may break "
+                    "downstream systems that assume they match.")
             if value._device is not self._device:
-                raise RuntimeError("assigned grad has data located on a different device")
+                raise RuntimeError(f"attempting to assign a gradient with device type '{value._device.type}' "
+                                   f"to a tensor with device type '{self._device.type}'. Please ensure that "
+                                   "the gradient and the tensor are on the same device")
             if value._data.shape != self._data.shape:
-                raise RuntimeError("assigned grad has data of a different size")
+                raise RuntimeError(f"attempting to assign a gradient of size '{list(value._data.shape)}' to "
+                                   f"a tensor of size '{list(self._data.shape)}'. Please ensure that the "
+                                   "gradient and the tensor are the same size")
         self._grad = value
 
     @grad.deleter
@@ -205,8 +236,8 @@ class Tensor:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")
         if self._device.type == "cuda" and not force:
-            raise TypeError(f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to copy "
-                            "the tensor to host memory first.")
+            raise TypeError(f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to "
+                            "copy the tensor to host memory first.")
         return self._host()
 
     def _host(self) -> np.ndarray:
@@ -264,7 +295,7 @@ class Tensor:
         fn = self.grad_fn
         return format_tensor(self._host(), repr(d), is_default_dtype=d is _dtype.get_default_dtype(),
                              device_str=dev, requires_grad=self._requires_grad,
-                             grad_fn_name=fn.name() if fn is not None else None)
+                             grad_fn_name=fn.name().rsplit("::", 1)[-1] if fn is not None else None)
 
     __str__ = __repr__
 
@@ -279,9 +310,9 @@ class Tensor:
 
     def __deepcopy__(self, memo):
         if not self.is_leaf:
-            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
-                               "protocol at the moment.  If you were attempting to deepcopy a module, this may be "
-                               "because of a torch.nn.utils.weight_norm usage, see "
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the "
+                               "deepcopy protocol at the moment.  If you were attempting to deepcopy a "
+                               "module, this may be because of a torch.nn.utils.weight_norm usage, see "
                                "https://github.com/pytorch/pytorch/pull/103001")
         new = Tensor._make(self._data.copy(), self._device, self._requires_grad)
         if type(self) is not Tensor:
@@ -294,8 +325,7 @@ class Tensor:
     # --- autograd -------------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) · gradient into the .grad of every leaf that requires grad."""
-        from .autograd.engine import backward
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _node_engine.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def register_hook(self, hook):
         from .autograd.hooks import register_tensor_hook
@@ -313,7 +343,11 @@ class Tensor:
 
     def detach_(self) -> "Tensor":
         if self._base is not None and self._base._requires_grad:
-            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+            raise RuntimeError("Can't detach views in-place. Use detach() instead. If you are using "
+                               "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is "
+                               "set as True, gradients are views of DDP buckets, and hence detach_() cannot "
+                               "be called on these gradients. To fix this error, please refer to the "
+                               "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.")
         self.grad_fn = None
         self._requires_grad = False
         return self
@@ -323,14 +357,17 @@ class Tensor:
         """Refuse an in-place op PyTorch refuses; called before any data is touched."""
         if _grad_state.enabled:
             if self._requires_grad and self.grad_fn is None:
-                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                                   "operation.")
             base = self._base
             if base is not None and (self._requires_grad or base._requires_grad):
-                raise RuntimeError("autograd_gpu does not support in-place operations on a view of a tensor that "
-                                   "requires grad (PyTorch would rewrite the base's graph); apply the operation "
-                                   "out of place, or index-assign into the base tensor instead.")
+                raise RuntimeError("autograd_gpu does not support in-place operations on a view of a tensor "
+                                   "that requires grad (PyTorch would rewrite the base's graph); apply the "
+                                   "operation out of place, or index-assign into the base tensor instead.")
         if self._is_inference and not _grad_state.inference:
-            raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not allowed.")
+            raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not allowed.You "
+                               "can make a clone to get a normal tensor before doing inplace update.See "
+                               "https://github.com/pytorch/rfcs/pull/17 for more details.")
 
     def _bump(self):
         self._version[0] += 1
@@ -338,9 +375,20 @@ class Tensor:
 
 _new = object.__new__
 
+from .autograd import engine as _node_engine, node as _node  # noqa: E402  (loaded above, via grad_mode)
+_node.Tensor = Tensor
+
+# dtype names in PyTorch's messages: C++ element type, and c10::ScalarType
+_CPP_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+             "int32": "int",
+             "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+_SCALAR_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
 
 def _wrap_dim(dim: int, ndim: int, op: str = "") -> int:
     n = max(ndim, 1)
     if not -n <= dim < n:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got "
+                         f"{dim})")
     return dim % n if ndim else 0

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import heapq
 import sys
+import threading
 
 from .grad_mode import state as _grad_state
-from .node import RELEASED_MSG, AccumulateGrad, edge_of
+from . import node as _node
+from .node import RELEASED_MSG, AccumulateGrad, _anomaly_enabled, edge_of
 
 
 def _tensor_cls():
-    from ..tensor import Tensor
-    return Tensor
+    return _node.Tensor  # bound by tensor.py (see node.Tensor)
 
 
 def _make_root_grads(outputs, grad_outputs, create_graph, api):
@@ -35,8 +36,9 @@ def _make_root_grads(outputs, grad_outputs, create_graph, api):
                 g = Tensor._make(out._device.xp.asarray(np.asarray(g), dtype=out._data.dtype), out._device)
             if g._data.shape != out._data.shape:
                 from ..tensor import Size
-                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {Size(g._data.shape)} and "
-                                   f"output[{i}] has a shape of {Size(out._data.shape)}.")
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
+                                   f"{Size(g._data.shape)} and output[{i}] has a shape of "
+                                   f"{Size(out._data.shape)}.")
             if g._device is not out._device:
                 raise RuntimeError(f"invalid gradient at index {i} - expected device {out._device} but got "
                                    f"{g._device}")
@@ -58,9 +60,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if grad_tensors is None:
         grad_tensors = (None,) * len(tensors)
     if len(grad_tensors) != len(tensors):
-        raise RuntimeError(f"grad can be implicitly created only for scalar outputs" if not grad_tensors else
-                           f"Mismatch in number of tensors: got {len(grad_tensors)} gradients for "
-                           f"{len(tensors)} tensors")
+        raise RuntimeError(f"got {len(tensors)} tensors and {len(grad_tensors)} gradients")
     inputs = _as_tuple(inputs)
     if inputs is not None and len(inputs) == 0:
         raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
@@ -76,9 +76,24 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         targets = []
         for t in inputs:
             if not t._requires_grad:
-                raise RuntimeError("One of the differentiated Tensors does not require grad")
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        for t in inputs:
+            if t.grad_fn is not None:
+                t.retain_grad()  # as PyTorch: a non-leaf input gets .grad populated, now and later
             targets.append(t)
+    if create_graph and not _warned_create_graph[0]:
+        _warned_create_graph[0] = True
+        import warnings
+        warnings.warn("Using backward() with create_graph=True will create a reference cycle between the "
+                      "parameter and its gradient which can cause a memory leak. We recommend using "
+                      "autograd.grad when creating the graph to avoid this. If you have to use this "
+                      "function, make sure to reset the .grad fields of your parameters to None after use "
+                      "to break the cycle and avoid the leak.",
+                      UserWarning, stacklevel=3)
     run(roots, grads, retain_graph, create_graph, targets=targets, accumulate=True)
+
+
+_warned_create_graph = [False]  # PyTorch warns once per process (TORCH_WARN_ONCE)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
@@ -112,8 +127,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 from ..tensor import Tensor
                 g = Tensor._make(t._device.xp.zeros_like(t._data), t._device)
             elif not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
-                                   "Set allow_unused=True if this is the desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in "
+                                   "the graph. Set allow_unused=True if this is the desired behavior.")
         out.append(g)
     return tuple(out)
 
@@ -161,8 +176,10 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
                 else:
                     deps[child] = c + 1
 
-    # 2. targets: where to capture gradients, and which nodes need to run at all
-    capture = needed = None
+    # 2. targets: where to capture gradients, and which nodes need to run at all. A target node whose
+    #    backward leads to no other target stops there (``stop``): its gradient is captured (grad) or
+    #    stored by retain_grad (backward(inputs=)), and nothing beyond it is computed.
+    capture = needed = stop = None
     captured = None
     if targets is not None:
         captured = [None] * len(targets)
@@ -171,6 +188,9 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
             node, nr = edge_of(t)
             capture.setdefault(node, []).append((nr, i))
         needed = _needed_nodes(root_nodes, capture, deps)
+        stop = {n for n in capture if not any(c in needed for c, _ in n.next_functions if c is not None)}
+        if accumulate:
+            capture = {n: () for n in capture}  # only AccumulateGrad membership matters
 
     # 3. seed the input buffers of the roots
     buffers = {}
@@ -192,11 +212,10 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
             grads = buffers.pop(node, None)
             run_it = needed is None or node in needed
             if run_it and grads is not None:
-                grad_inputs = _run_node(node, grads, create_graph, capture, captured, accumulate,
-                                        targets is not None)
+                grad_inputs = _run_node(node, grads, create_graph, capture, captured, stop)
             else:
                 grad_inputs = None
-            if not retain_graph:
+            if not retain_graph and run_it:  # nodes grad() skipped keep their saved values (as in PyTorch)
                 node._release()
             edges = node.next_functions
             for i, (child, nr) in enumerate(edges):
@@ -219,9 +238,8 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
     return captured
 
 
-def _run_node(node, grads, create_graph, capture, captured, accumulate, restricted):
+def _run_node(node, grads, create_graph, capture, captured, stop):
     """Run one node's backward with hooks; returns gradients aligned with node.next_functions (or None)."""
-    Tensor = _tensor_cls()
     if node._tensor_hooks is not None:
         grads = list(grads)
         for nr, hooks in node._tensor_hooks.items():
@@ -236,35 +254,45 @@ def _run_node(node, grads, create_graph, capture, captured, accumulate, restrict
             if t is not None and grads[nr] is not None:
                 g = grads[nr]
                 t._grad = (g if create_graph else g.detach()) if t._grad is None else t._grad + g
-    if node._pre_hooks is not None:
-        for hook in list(node._pre_hooks.values()):
-            r = hook(tuple(grads))
-            if r is not None:
-                grads = list(r)
     if capture is not None and node in capture:
         for nr, i in capture[node]:
             g = grads[nr]
             if g is not None:
                 captured[i] = g if captured[i] is None else captured[i] + g
-        if not accumulate and isinstance(node, AccumulateGrad):
-            return None
+        if node in stop and (capture[node] or not isinstance(node, AccumulateGrad)):
+            return None  # grad(): captured, not accumulated; backward(inputs=): non-leaf already retained
+    if node._pre_hooks is not None:  # only for nodes that execute (PyTorch: after capture, before the node)
+        for hook in list(node._pre_hooks.values()):
+            r = hook(tuple(grads))
+            if r is not None:
+                _check_hook_result(hook, r, len(grads))
+                grads = list(r)
     if isinstance(node, AccumulateGrad):
-        if not restricted or node in capture:
+        if capture is None or node in capture:
             _accumulate(node.variable, grads[0], create_graph)
+        if node._post_hooks is not None:  # PyTorch calls them with no grad_inputs
+            for hook in list(node._post_hooks.values()):
+                hook((), (grads[0],))
         return None
     if node._released:
         raise RuntimeError(RELEASED_MSG)
     if node._out_meta is not None and any(g is None for g in grads):
         xp = node.dev.xp
-        grads = [Tensor._make(xp.zeros(s, d), node.dev) if g is None else g
+        grads = [_node.Tensor._make(xp.zeros(s, d), node.dev) if g is None else g
                  for g, (s, d) in zip(grads, node._out_meta)]
-    out = node.backward(*grads)
+    try:
+        out = node.backward(*grads)
+    except Exception:
+        if _anomaly_enabled[0]:  # show where the failing node was created (autograd.detect_anomaly)
+            from .anomaly import print_stack
+            print_stack(node)
+        raise
     if type(out) is not tuple:
         out = (out,)
     n_in = len(node.next_functions)
     if len(out) != n_in:
-        raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients (expected {n_in}, "
-                           f"got {len(out)})")
+        raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients (expected "
+                           f"{n_in}, got {len(out)})")
     result = list(out)
     for i, g in enumerate(out):
         if g is None:
@@ -276,15 +304,22 @@ def _run_node(node, grads, create_graph, capture, captured, accumulate, restrict
         if g._data.dtype != dtype:
             g = g.to(_np_to_dt(dtype))
         result[i] = g
-    if node._anomaly_trace is not None:
+    if _anomaly_enabled[0]:
         from .anomaly import check_nan
         check_nan(node, result)
     if node._post_hooks is not None:
         for hook in list(node._post_hooks.values()):
             r = hook(tuple(result), tuple(grads))
             if r is not None:
+                _check_hook_result(hook, r, len(result))
                 result = list(r)
     return result
+
+
+def _check_hook_result(hook, r, n):
+    if len(r) != n:
+        raise RuntimeError(f"hook '{getattr(hook, '__name__', '')}' has returned an incorrect number of values (got "
+                           f"{len(r)}, but expected {n})")
 
 
 def _np_to_dt(np_dtype):
@@ -299,21 +334,37 @@ def _sum_to(g, shape, node, i):
     ok = lead >= 0 and all(s == 1 or s == t for s, t in zip(shape, gs[lead:]))
     if not ok:
         from ..tensor import Size
-        raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got {list(gs)} but "
-                           f"expected shape compatible with {list(shape)}")
+        raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
+                           f"{list(gs)} but expected shape compatible with {list(shape)}")
     return g.sum_to_size(shape)
 
 
 def _accumulate(var, g, create_graph):
-    """AccumulateGrad: add ``g`` into ``var.grad`` (in place when safe, like PyTorch)."""
-    if var._hooks is not None:
-        for hook in list(var._hooks.values()):
-            r = hook(g)
-            if r is not None:
-                g = r
+    """AccumulateGrad: add ``g`` into ``var.grad`` (in place when safe, like PyTorch).
+
+    The leaf's Tensor.register_hook hooks already ran (they are its AccumulateGrad's tensor hooks). Locked:
+    backward calls in several threads may accumulate into the same leaf (PyTorch guarantees this is safe)."""
+    with _accumulate_lock:
+        _accumulate_locked(var, g, create_graph)
+    if var._post_acc_hooks is not None:
+        for hook in list(var._post_acc_hooks.values()):
+            hook(var)
+
+
+_accumulate_lock = threading.RLock()
+
+
+def _accumulate_locked(var, g, create_graph):
     old = var._grad
     if create_graph:
-        var._grad = g if old is None else old + g
+        if old is None:
+            # a copy (grad_fn CopyBackwards, as PyTorch's clone_obey_contract): .grad never aliases a
+            # tensor of the graph or the caller's gradient, so in-place updates of .grad stay local
+            from ..ops.inplace import CopyBackwards
+            d = g._data
+            var._grad = CopyBackwards.apply(_tensor_cls()._make(g._device.xp.empty_like(d), g._device), g)
+        else:
+            var._grad = old + g
     elif old is None:
         d = g._data
         # Take ownership only of a fresh, unshared array; a view or a buffer another tensor also wraps
@@ -328,6 +379,3 @@ def _accumulate(var, g, create_graph):
         od = old._data
         od += g._data
         old._version[0] += 1
-    if var._post_acc_hooks is not None:
-        for hook in list(var._post_acc_hooks.values()):
-            hook(var)

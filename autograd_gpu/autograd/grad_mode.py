@@ -54,7 +54,16 @@ class _DecoratorContextManager:
         return type(self)()
 
 
-class no_grad(_DecoratorContextManager):
+class _NoParamDecoratorContextManager(_DecoratorContextManager):
+    """Also usable as a bare decorator: ``@no_grad`` as well as ``@no_grad()``."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamDecoratorContextManager):
     """Disable gradient tracking inside the block (or decorated function)."""
 
     def __enter__(self):
@@ -65,7 +74,7 @@ class no_grad(_DecoratorContextManager):
         state.enabled = self.prev
 
 
-class enable_grad(_DecoratorContextManager):
+class enable_grad(_NoParamDecoratorContextManager):
     """Enable gradient tracking inside the block, e.g. within no_grad."""
 
     def __enter__(self):
@@ -84,6 +93,11 @@ class set_grad_enabled(_DecoratorContextManager):
         self.mode = bool(mode)
         state.enabled = self.mode
 
+    def __call__(self, func):
+        # as a decorator the mode applies only inside calls: undo the switch __init__ made
+        state.enabled = self.prev
+        return super().__call__(func)
+
     def __enter__(self):
         state.enabled = self.mode
 
@@ -95,15 +109,20 @@ class set_grad_enabled(_DecoratorContextManager):
 
 
 class inference_mode(_DecoratorContextManager):
-    """Like no_grad, and tensors made inside are inference tensors (never tracked)."""
+    """Like no_grad, and tensors made inside are inference tensors (never tracked).
+    ``inference_mode(False)`` turns inference mode off and grad mode on (PyTorch's c10::InferenceMode)."""
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        return cls()(mode)  # bare @inference_mode
 
     def __init__(self, mode: bool = True):
         self.mode = mode
 
     def __enter__(self):
         self.prev = (state.enabled, state.inference)
-        if self.mode:
-            state.enabled, state.inference = False, True
+        state.enabled, state.inference = not self.mode, bool(self.mode)
 
     def __exit__(self, *exc):
         state.enabled, state.inference = self.prev

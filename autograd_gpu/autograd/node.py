@@ -13,12 +13,22 @@ import weakref
 
 from .grad_mode import state as _grad_state
 
+# autograd_gpu.tensor.Tensor, bound by tensor.py once defined (it imports this package first). A module global
+# rather than a function-level import: ``from ..tensor import Tensor`` costs microseconds per op.
+Tensor = None
+
 _next_seq = itertools.count().__next__
 
-RELEASED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
-                "have already been freed). Saved intermediate values of the graph are freed when you call "
-                ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
-                "graph a second time or if you need to access saved tensors after calling backward.")
+RELEASED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after "
+                "they have already been freed). Saved intermediate values of the graph are freed when you "
+                "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+                "through the graph a second time or if you need to access saved tensors after calling "
+                "backward.")
+
+INFERENCE_SAVE_MSG = ("Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+                      "inference mode in computation tracked by autograd. To work around this, you can make "
+                      "a clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` "
+                      "instead of `torch.inference_mode()`.")
 
 
 class Node:
@@ -44,6 +54,10 @@ class Node:
         saved = self._saved
         if self._released:
             raise RuntimeError(RELEASED_MSG)
+        if type(saved) is not tuple:  # packed by autograd.graph.saved_tensors_hooks (no version check there)
+            return saved.unpack_all()
+        if not saved:  # (_saved_versions is only set when something was saved)
+            return saved
         for t, v in zip(saved, self._saved_versions):
             if t._version[0] != v:
                 _raise_modified(t, v, self)
@@ -54,13 +68,18 @@ class Node:
         """The forward output as a Tensor whose grad_fn is this node (for double backward)."""
         if self._released:
             raise RuntimeError(RELEASED_MSG)
+        if type(self._result) is not tuple:  # packed by saved_tensors_hooks
+            return self._result.unpack_for(self)
         data, version, expected = self._result
-        if version[0] != expected:
-            from ..tensor import Tensor
-            _raise_modified(Tensor._make(data, self.dev), expected, self, version[0])
         from ..tensor import Tensor
         t = Tensor._make(data, self.dev, True, self, 0)
+        if version[0] != expected:
+            # a saved output is reported as output 0 of this node (PyTorch: the node unpacking it)
+            _raise_modified(t, expected, self, version[0])
         t._version = version
+        if _fw_enabled[0]:  # forward AD over this backward: the output's tangent comes back with it
+            from .forward_ad import _restore_tangent
+            _restore_tangent(self, t, 0)
         return t
 
     def _release(self):
@@ -94,29 +113,61 @@ class Node:
         return self.__dict__.setdefault("_metadata", {})
 
 
+_TENSOR_TYPE = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
+                "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
 def _raise_modified(t, expected, node, actual=None):
     actual = t._version[0] if actual is None else actual
     from .. import _dtype
-    tname = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-             "int64": "LongTensor", "int32": "IntTensor", "bool": "BoolTensor"}.get(
-        _dtype.from_numpy_dtype(t._data.dtype).name, "Tensor")
+    tname = _TENSOR_TYPE.get(_dtype.from_numpy_dtype(t._data.dtype).name, "Tensor")
     if t._device.type != "cpu":
         tname = "cuda." + tname
     shape = ", ".join(str(s) for s in t._data.shape)
     producer = t.grad_fn
-    where = f", which is output {t._output_nr} of {producer.name()}," if producer is not None else ""
+    # current PyTorch names the producer by its op ("output 0 of Add"), not by the node ("AddBackward0")
+    where = (f", which is output {t._output_nr} of {_op_name(producer.name())},"
+             if producer is not None else "")
+    if _anomaly_enabled[0]:
+        hint = ("Hint: the backtrace further above shows the operation that failed to compute its gradient. "
+                "The variable in question was changed in there or anywhere later. Good luck!")
+    else:
+        hint = ("Hint: enable anomaly detection to find the operation that failed to compute its gradient, "
+                "with torch.autograd.set_detect_anomaly(True, check_nan=False).")
     raise RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace operation: "
         f"[torch.{tname} [{shape}]]{where} is at version {actual}; expected version {expected} instead. "
-        "Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
-        "torch.autograd.set_detect_anomaly(True).")
+        f"{hint}")
+
+
+def _op_name(node_name: str) -> str:
+    """'AddBackward0' -> 'Add', 'CopyBackwards' -> 'Copy' (PyTorch's wording in version errors)."""
+    import re
+    return re.sub(r"(?<=.)Backwards?\d*$", "", node_name)
 
 
 def _mismatch_error(inputs, dev):
+    # PyTorch's common device is the first non-CPU one; the message names it first
+    dev = next((t._device for t in inputs if t._device.type != "cpu"), dev)
     for t in inputs:
         if t._device is not dev:
-            raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
-                               f"{dev} and {t._device}!")
+            raise RuntimeError("Expected all tensors to be on the same device, but found at least two "
+                               f"devices, {dev} and {t._device}!")
+
+
+def _broadcast_error(inputs):
+    """PyTorch's RuntimeError for operands whose shapes don't broadcast (NumPy/CuPy raise ValueError)."""
+    if len(inputs) >= 2:
+        a, b = inputs[0]._data.shape, inputs[1]._data.shape
+        n = max(len(a), len(b))
+        for i in range(n - 1, -1, -1):  # PyTorch's infer_size reports the last mismatching dim
+            sa = a[i - n + len(a)] if i - n + len(a) >= 0 else 1
+            sb = b[i - n + len(b)] if i - n + len(b) >= 0 else 1
+            if sa != sb and sa != 1 and sb != 1:
+                return RuntimeError(f"The size of tensor a ({sa}) must match the size of tensor b ({sb}) at "
+                                    f"non-singleton dimension {i}")
+    return None
 
 
 def edge_of(t):
@@ -134,21 +185,29 @@ def edge_of(t):
 
 
 class Op(Node):
-    """Base of built-in differentiable ops. Subclasses define ``forward(self, *arrays, **params)`` returning an
-    array or a tuple of arrays, and ``backward(self, *grads)`` returning one Tensor (or None) per input."""
+    """Base of built-in differentiable ops. Subclasses define ``forward(self, *arrays, **params)`` returning
+    an array or a tuple of arrays, and ``backward(self, *grads)`` returning one Tensor (or None) per input."""
 
     __slots__ = ()
 
     @classmethod
     def apply(cls, *inputs, **params):
+        if _fw_enabled[0]:  # a forward-AD dual level is active: tangents ride along
+            from .forward_ad import _dual_apply
+            return _dual_apply(cls, inputs, params)
         node = cls.__new__(cls)
         dev = inputs[0]._device
         for t in inputs:
             if t._device is not dev:
                 _mismatch_error(inputs, dev)
         node.dev = dev
-        out = node.forward(*[t._data for t in inputs], **params)
-        from ..tensor import Tensor
+        try:
+            out = node.forward(*[t._data for t in inputs], **params)
+        except ValueError:
+            err = _broadcast_error(inputs)
+            if err is None:
+                raise
+            raise err from None
         make = Tensor._make
         if _grad_state.enabled:
             for t in inputs:
@@ -160,7 +219,6 @@ class Op(Node):
         return make(out, dev)
 
     def _record(self, inputs, out):
-        from ..tensor import Tensor
         make = Tensor._make
         dev = self.dev
         self._seq = _next_seq()
@@ -174,6 +232,9 @@ class Op(Node):
         if save:
             saved = self._saved = tuple([inputs[i] for i in save])
             self._saved_versions = tuple([t._version[0] for t in saved])
+            for t in saved:
+                if t._is_inference:
+                    raise RuntimeError(INFERENCE_SAVE_MSG)
         else:
             self._saved = ()
         if type(out) is tuple:
@@ -182,6 +243,9 @@ class Op(Node):
             self._out_meta = tuple([(o.shape, o.dtype) for o in out])
             outs = tuple(make(o, dev) if i in nd else make(o, dev, True, self, i) for i, o in enumerate(out))
             self._result = None
+            if _record_hooks[0]:
+                from .graph import _on_record
+                _on_record(self, outs)
             return outs
         self._n_out = 1
         self._out_meta = None
@@ -190,13 +254,15 @@ class Op(Node):
             self._result = (out, res._version, 0)
         else:
             self._result = None
-        if _anomaly_enabled[0]:
-            from .anomaly import record_trace
-            record_trace(self)
+        if _record_hooks[0]:  # anomaly mode or saved-tensor hooks (autograd.graph._on_record)
+            from .graph import _on_record
+            _on_record(self, res)
         return res
 
 
 _anomaly_enabled = [False]
+_record_hooks = [False]  # anomaly mode on, or saved_tensors_hooks active in some thread
+_fw_enabled = [False]    # a forward-AD dual level is active (autograd.forward_ad)
 
 
 class AccumulateGrad(Node):
@@ -212,7 +278,8 @@ class AccumulateGrad(Node):
         self._released = False
         self._saved = ()
         self._result = None
-        self._pre_hooks = self._post_hooks = self._tensor_hooks = self._retained = None
+        self._pre_hooks = self._post_hooks = self._retained = None
+        self._tensor_hooks = None if variable._hooks is None else {0: variable._hooks}  # Tensor.register_hook
         self._n_out = 1
         self._out_meta = None
         self._input_meta = ()

@@ -3,11 +3,7 @@ from __future__ import annotations
 
 from ..ops.loss import *  # noqa: F401,F403
 from ..ops.activation import *  # noqa: F401,F403
-from ..ops.linalg import matmul as _matmul
-from ..tensor import Tensor
-
-
-def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """input @ weight.T + bias."""
-    out = _matmul(input, weight.t()) if input.dim() != 2 else input.mm(weight.t())
-    return out if bias is None else out + bias
+from ..ops.nn_ops import *  # noqa: F401,F403
+from ..ops.conv import *  # noqa: F401,F403
+from ..ops.pool import *  # noqa: F401,F403
+from ..ops.norm import *  # noqa: F401,F403

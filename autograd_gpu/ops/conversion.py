@@ -124,16 +124,54 @@ def type_as(self, other):
     return to(self, other.dtype)
 
 
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "bool": "BoolTensor", "uint8": "ByteTensor",
+               "int8": "CharTensor", "int16": "ShortTensor"}
+
+
 def type_(self, dtype=None):
+    """Tensor.type(): the legacy type name ('torch.FloatTensor'), or a cast when dtype is given."""
     if dtype is None:
-        return {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor", "float16": "torch.HalfTensor",
-                "int64": "torch.LongTensor", "int32": "torch.IntTensor", "bool": "torch.BoolTensor",
-                "uint8": "torch.ByteTensor", "int8": "torch.CharTensor", "int16": "torch.ShortTensor"}[
-            self.dtype.name] if self._device.type == "cpu" else "torch.cuda." + type_(self.cpu()).split(".")[-1]
+        prefix = "torch." if self._device.type == "cpu" else "torch.cuda."
+        return prefix + _TYPE_NAMES[self.dtype.name]
     return to(self, dtype)
 
 
+def _new_factory(name):
+    def new(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+        from .. import creation
+        dtype = self.dtype if dtype is None else dtype
+        device = self._device if device is None else device
+        return getattr(creation, name)(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    new.__name__ = "new_" + name
+    new.__doc__ = f"torch.{name} with this tensor's dtype and device unless given."
+    return new
+
+
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,
+             pin_memory=False):
+    """torch.full with this tensor's dtype and device unless given."""
+    from ..creation import full
+    return full(size, fill_value, dtype=self.dtype if dtype is None else dtype,
+                device=self._device if device is None else device, requires_grad=requires_grad)
+
+
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    """torch.tensor(data) with this tensor's dtype and device unless given."""
+    from ..creation import tensor
+    if isinstance(data, Tensor):
+        import warnings
+        warnings.warn("To copy construct from a tensor, it is recommended to use "
+                      "sourceTensor.detach().clone() or sourceTensor.detach().clone().requires_grad_(True), "
+                      "rather than tensor.new_tensor(sourceTensor).", UserWarning, stacklevel=2)
+        data = data._host()  # tensor() copies it
+    return tensor(data, dtype=self.dtype if dtype is None else dtype,
+                  device=self._device if device is None else device, requires_grad=requires_grad)
+
+
 TENSOR_METHODS = {
+    "new_zeros": _new_factory("zeros"), "new_ones": _new_factory("ones"), "new_empty": _new_factory("empty"),
+    "new_full": new_full, "new_tensor": new_tensor,
     "to": to, "clone": clone, "contiguous": contiguous, "cpu": cpu, "cuda": cuda, "type_as": type_as,
     "type": type_,
     "float": _caster(_dtype.float32), "double": _caster(_dtype.float64), "half": _caster(_dtype.float16),

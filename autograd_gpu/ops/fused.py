@@ -7,7 +7,8 @@ fused_elementwise (bodies in kernels/activations.cuh), raw kernels in fused_raw 
 from .fused_elementwise import (  # noqa: F401
     bce_with_logits_bwd, bce_with_logits_fwd, clamp_bwd, dropout_bwd, dropout_fwd, elu_bwd, elu_fwd, gelu_bwd,
     gelu_fwd, leaky_relu_bwd, leaky_relu_fwd, mse_bwd, mse_fwd, relu_bwd, relu_fwd, sigmoid_bwd, sigmoid_fwd,
-    silu_bwd, silu_fwd, smooth_l1_bwd, smooth_l1_fwd, softplus_bwd, softplus_fwd, tanh_bwd, tanh_fwd, where_bwd,
+    silu_bwd, silu_fwd, smooth_l1_bwd, smooth_l1_fwd, softplus_bwd, softplus_fwd, tanh_bwd, tanh_fwd,
+    where_bwd,
 )
 from .fused_raw import (  # noqa: F401
     adam_step, col2im, cross_entropy_bwd, cross_entropy_fwd, im2col, layer_norm_bwd, layer_norm_fwd,

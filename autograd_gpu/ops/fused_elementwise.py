@@ -78,7 +78,8 @@ _k = {
         headers=_H),
     "clamp_bwd": K.elementwise(
         "T x, T gy, T lo, T hi", "T gx",
-        "gx = (T)ag::clamp_bwd((acc_t<T>)x, (acc_t<T>)gy, (acc_t<T>)lo, (acc_t<T>)hi);", "clamp_bwd", headers=_H),
+        "gx = (T)ag::clamp_bwd((acc_t<T>)x, (acc_t<T>)gy, (acc_t<T>)lo, (acc_t<T>)hi);", "clamp_bwd",
+        headers=_H),
     # cond is any dtype (bool / uint8 masks): a placeholder avoids a cast pass.
     "where_bwd": K.elementwise("C cond, T gy", "T ga, T gb",
                                "ga = cond ? gy : (T)0; gb = cond ? (T)0 : gy;", "where_bwd"),
@@ -88,7 +89,8 @@ _k = {
         "const bool keep = ag::dropout_keep(seed, offset, i, threshold); mask = keep;"
         " y = keep ? (T)((acc_t<T>)x * (acc_t<T>)scale) : (T)0;", "dropout_fwd", headers=_H),
     "dropout_bwd": K.elementwise("T gy, M mask, float64 scale", "T gx",
-                                 "gx = mask ? (T)((acc_t<T>)gy * (acc_t<T>)scale) : (T)0;", "dropout_bwd"),
+                                 "gx = mask ? (T)((acc_t<T>)gy * (acc_t<T>)scale) : (T)0;", "dropout_bwd",
+                                 headers=_H),
 }
 
 
@@ -288,7 +290,8 @@ def dropout_fwd(dev, x, p: float, seed: int, offset: int):
         xp = dev.xp
         return xp.zeros(x.shape, x.dtype), xp.zeros(x.shape, np.bool_)
     threshold = min(int(p * 2.0 ** 32), 2 ** 32 - 1)
-    scalars = (int(seed) & 0xFFFF_FFFF_FFFF_FFFF, int(offset) & 0xFFFF_FFFF_FFFF_FFFF, threshold, 1.0 / (1.0 - p))
+    u64 = 0xFFFF_FFFF_FFFF_FFFF
+    scalars = (int(seed) & u64, int(offset) & u64, threshold, 1.0 / (1.0 - p))
     return _run("dropout_fwd", dev, (x,), scalars, out_dtypes=(x.dtype, np.dtype(np.bool_)))
 
 

@@ -1,9 +1,10 @@
 """Raw-kernel wrappers (kernels/*.cu): softmax family, cross-entropy, layer norm, scatter-add, optimizers,
 im2col / col2im. Array level: ``dev`` first, arrays of that device in, new arrays out (``dev.xp``).
 
-Launch policy: row kernels use one block per row with a block of the row length rounded up to a
-warp (<= 1024 threads), grids are capped (the kernels grid-stride), and every size is passed as int64.
-Raw kernels need contiguous memory: inputs are made contiguous here (a no-op when they already are).
+Launch policy: row kernels use one block per row, ~4 elements per thread rounded to whole warps
+(32..1024 threads); grids are capped (the kernels grid-stride) and every size is passed as int64.
+Raw kernels read raw pointers, so inputs are made contiguous and cast to the kernel's dtype here (no-ops
+when they already are), and sizes are checked on the host: a mismatch would read out of bounds.
 Template instantiation follows the dtype: float16 -> ``__half``, float32 -> ``float``, float64 -> ``double``.
 """
 from __future__ import annotations
@@ -49,7 +50,9 @@ def _acc(dtype, v):
 
 
 def _row_block(n: int) -> int:
-    return min(1024, max(32, -(-n // 32) * 32))
+    """Threads for one row of n: ~4 elements per thread (loads in flight per thread, fewer idle lanes in the
+    block reductions), a whole number of warps, 32..1024."""
+    return min(1024, max(32, -(-n // 128) * 32))
 
 
 def _flat_launch(total: int, block: int = 256):
@@ -57,7 +60,15 @@ def _flat_launch(total: int, block: int = 256):
 
 
 def _contig(dev, a, dtype=None):
-    return dev.xp.ascontiguousarray(a if dtype is None else a.astype(dtype, copy=False))
+    if dtype is not None:
+        a = a.astype(dtype, copy=False)
+    # not xp.ascontiguousarray unconditionally: it turns 0-d arrays into 1-d ones
+    return a if a.flags.c_contiguous else dev.xp.ascontiguousarray(a)
+
+
+def _expect(ok: bool, name: str, what: str) -> None:
+    if not ok:
+        raise ValueError(f"{name}: {what}")
 
 
 def _ptr(dev, a) -> int:
@@ -68,7 +79,8 @@ def _ptr(dev, a) -> int:
 def _softmax_dims(shape: tuple, dim: int):
     nd = max(len(shape), 1)
     if not -nd <= dim < nd:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], "
+                         f"but got {dim})")
     shape = shape or (1,)
     dim %= nd
     return math.prod(shape[:dim]), shape[dim], math.prod(shape[dim + 1:])
@@ -76,7 +88,8 @@ def _softmax_dims(shape: tuple, dim: int):
 
 def _softmax_launch(name: str, dev, arrays: tuple, dim: int):
     dtype = arrays[0].dtype
-    arrays = tuple(_contig(dev, a) for a in arrays)
+    _expect(all(a.shape == arrays[0].shape for a in arrays), name, "y and gy shapes differ")
+    arrays = tuple(_contig(dev, a, dtype) for a in arrays)
     out = dev.xp.empty(arrays[0].shape, dtype=dtype)
     outer, size, inner = _softmax_dims(arrays[0].shape, dim)
     if out.size:
@@ -111,7 +124,9 @@ def cross_entropy_fwd(dev, logits, target, ignore_index: int = -100, label_smoot
     """(loss_per_row, lse) for (N, C) logits and (N,) int targets:
     loss = lse - (1 - eps) x[t] - eps/C sum(x); 0 on ignored rows (NaN for a target outside [0, C))."""
     xp = dev.xp
+    _expect(logits.ndim == 2, "cross_entropy_fwd", f"logits must be (N, C), got {logits.shape}")
     n, c = logits.shape
+    _expect(target.size == n, "cross_entropy_fwd", f"{target.size} targets for {n} rows")
     logits = _contig(dev, logits)
     target = _contig(dev, target, np.int64)
     loss = xp.empty((n,), dtype=logits.dtype)
@@ -119,15 +134,18 @@ def cross_entropy_fwd(dev, logits, target, ignore_index: int = -100, label_smoot
     if n:
         _fn(_XENT, "cross_entropy_fwd", logits.dtype)(
             dev, (min(n, _MAX_GRID),), (_row_block(c),),
-            (logits, target, loss, lse, _i64(n), _i64(c), _i64(ignore_index), _acc(logits.dtype, label_smoothing)))
+            (logits, target, loss, lse, _i64(n), _i64(c), _i64(ignore_index),
+             _acc(logits.dtype, label_smoothing)))
     return loss, lse
 
 
-def cross_entropy_bwd(dev, logits, target, lse, grow, ignore_index: int = -100, label_smoothing: float = 0.0):
+def cross_entropy_bwd(dev, logits, target, lse, grow, ignore_index: int = -100,
+                      label_smoothing: float = 0.0):
     """gx[i, c] = grow[i] (softmax(x)[i, c] - eps/C - (1 - eps)[c == t_i]); 0 on ignored rows.
     ``grow``: (N,) or scalar upstream gradient per row, already scaled for the reduction."""
     xp = dev.xp
     n, c = logits.shape
+    _expect(target.size == n and lse.size == n, "cross_entropy_bwd", "target / lse need one entry per row")
     acc = _acc_dtype(logits.dtype)
     logits = _contig(dev, logits)
     target = _contig(dev, target, np.int64)
@@ -137,7 +155,8 @@ def cross_entropy_bwd(dev, logits, target, lse, grow, ignore_index: int = -100, 
     if gx.size:
         _fn(_XENT, "cross_entropy_bwd", logits.dtype)(
             dev, (min(n, _MAX_GRID),), (_row_block(c),),
-            (logits, target, lse, grow, gx, _i64(n), _i64(c), _i64(ignore_index), _acc(logits.dtype, label_smoothing)))
+            (logits, target, lse, grow, gx, _i64(n), _i64(c), _i64(ignore_index),
+             _acc(logits.dtype, label_smoothing)))
     return gx
 
 
@@ -148,6 +167,9 @@ def layer_norm_fwd(dev, x, weight, bias, eps: float, D: int):
     xp = dev.xp
     dtype, acc = x.dtype, _acc_dtype(x.dtype)
     m = x.size // D if D else math.prod(x.shape[:-1])  # D == 0: assume one normalized dim
+    _expect(m * D == x.size, "layer_norm_fwd", f"{x.shape} is not a whole number of rows of {D}")
+    _expect(all(a is None or a.size == D for a in (weight, bias)), "layer_norm_fwd",
+            f"weight / bias need {D} elements")
     x = _contig(dev, x)
     y = xp.empty(x.shape, dtype=dtype)
     if D == 0:  # statistics of an empty row are undefined (PyTorch: nan)
@@ -170,6 +192,9 @@ def layer_norm_bwd(dev, x, gy, mean, rstd, weight, need_param_grads: bool = True
     dtype, acc = x.dtype, _acc_dtype(x.dtype)
     m = mean.size
     D = x.size // m if m else (weight.size if weight is not None else x.shape[-1])
+    same_rows = gy.shape == x.shape and rstd.size == m and m * D == x.size
+    _expect(same_rows and (weight is None or weight.size == D), "layer_norm_bwd",
+            "x, gy, mean, rstd and weight do not describe the same rows")
     x, gy = _contig(dev, x), _contig(dev, gy, dtype)
     mean, rstd = _contig(dev, mean, acc), _contig(dev, rstd, acc)
     gx = xp.empty(x.shape, dtype=dtype)
@@ -225,8 +250,9 @@ def scatter_add_rows(dev, out, index, src):
 _OPT_BLOCK, _OPT_CHUNK = 512, 16384
 
 
-def _multi_tensor(dev, name: str, lists: tuple, tail: tuple):
-    """One launch per dtype group: pointer tables (one uint64 array per tensor list) + int64 meta."""
+def _multi_tensor(dev, name: str, lists: tuple, tail):
+    """One launch per dtype group. Pointer tables (one per tensor list) and the int64 meta table travel in
+    ONE host-to-device copy, passed to the kernel as slices of that buffer."""
     xp = dev.xp
     params = lists[0]
     groups: dict = {}
@@ -234,11 +260,13 @@ def _multi_tensor(dev, name: str, lists: tuple, tail: tuple):
         if p.size:
             groups.setdefault(p.dtype, []).append(i)
     for dtype, idx in groups.items():
-        tables, keep = [], []  # keep: contiguous copies of read-only inputs must outlive the launch
+        ptrs, keep = [], []  # keep: contiguous copies of read-only grads must outlive the launch
         for k, lst in enumerate(lists):
-            ptrs = []
             for i in idx:
-                a = lst[i] if lst is not None else params[i]
+                a = lst[i] if lst is not None else params[i]  # absent state: never read by the kernel
+                if a.size != params[i].size:
+                    raise ValueError(f"{name}: tensor {i} of list {k} has {a.size} elements, its parameter "
+                                     f"{params[i].size}")
                 if a.dtype != dtype or not a.flags.c_contiguous:
                     if k != 1:  # params and state are updated in place: they must be the real memory
                         raise ValueError(f"{name}: parameters and optimizer state must be contiguous "
@@ -246,13 +274,15 @@ def _multi_tensor(dev, name: str, lists: tuple, tail: tuple):
                     a = _contig(dev, a, dtype)
                     keep.append(a)
                 ptrs.append(_ptr(dev, a))
-            tables.append(xp.asarray(np.array(ptrs, dtype=np.uint64)))
+        n = len(idx)
         sizes = np.array([params[i].size for i in idx], dtype=np.int64)
         prefix = np.concatenate([[0], np.cumsum(-(-sizes // _OPT_CHUNK))]).astype(np.int64)
-        meta = xp.asarray(np.concatenate([sizes, prefix]))
-        grid = (min(int(prefix[-1]), _MAX_GRID),)
-        _fn(_OPTIM, name, dtype)(dev, grid, (_OPT_BLOCK,),
-                                 (*tables, meta, _i32(len(idx)), _i64(_OPT_CHUNK), *tail(dtype)))
+        table = xp.asarray(np.concatenate([np.array(ptrs, dtype=np.uint64), sizes.view(np.uint64),
+                                           prefix.view(np.uint64)]))
+        args = [table[k * n:(k + 1) * n] for k in range(len(lists))]
+        args.append(table[len(lists) * n:].view(np.int64))
+        _fn(_OPTIM, name, dtype)(dev, (min(int(prefix[-1]), _MAX_GRID),), (_OPT_BLOCK,),
+                                 (*args, _i32(n), _i64(_OPT_CHUNK), *tail(dtype)))
         del keep
 
 
@@ -278,9 +308,9 @@ def adam_step(dev, params, grads, exp_avgs, exp_avg_sqs, max_sqs, step: int, lr,
     step_size = lr / (1.0 - beta1 ** step)
     bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
     _multi_tensor(dev, "adam_step", (params, grads, exp_avgs, exp_avg_sqs, max_sqs),
-                  lambda dt: (_acc(dt, lr), _acc(dt, beta1), _acc(dt, beta2), _acc(dt, eps), _acc(dt, weight_decay),
-                              _acc(dt, step_size), _acc(dt, bc2_sqrt), _i32(decoupled), _i32(amsgrad),
-                              _i32(maximize)))
+                  lambda dt: (*(_acc(dt, v) for v in (lr, beta1, beta2, eps, weight_decay, step_size,
+                                                          bc2_sqrt)),
+                              _i32(decoupled), _i32(amsgrad), _i32(maximize)))
 
 
 # ---------------------------------------------------------------- im2col / col2im
@@ -289,7 +319,7 @@ def _pair(v):
 
 
 def _conv_geometry(shape, kh, kw, stride, padding, dilation):
-    """(N, C, H, W, sh, sw, ph, pw, dh, dw, Ho, Wo); a 3-D (N, C, L) shape is conv1d with H = 1 (kh must be 1)."""
+    """(N, C, H, W, sh, sw, ph, pw, dh, dw, Ho, Wo); a 3-D (N, C, L) shape is conv1d: H = 1, kh must be 1."""
     if len(shape) == 3:
         if kh != 1:
             raise ValueError("im2col: a 3-D (N, C, L) input is conv1d and needs kh == 1")
@@ -307,7 +337,8 @@ def _conv_geometry(shape, kh, kw, stride, padding, dilation):
 
 
 def im2col(dev, x, kh: int, kw: int, stride=1, padding=0, dilation=1):
-    """col[n, (c kh + i) kw + j, oh Wo + ow] = x_padded[n, c, oh sh + i dh, ow sw + j dw]; shape (N, C kh kw, Ho Wo)"""
+    """col[n, (c kh + i) kw + j, oh Wo + ow] = x_pad[n, c, oh sh + i dh, ow sw + j dw]; (N, C kh kw, Ho Wo).
+    A 3-D (N, C, L) input is conv1d (pass kh = 1; stride / padding / dilation apply to L)."""
     geo = _conv_geometry(x.shape, kh, kw, stride, padding, dilation)
     n, c, ho, wo = geo[0], geo[1], geo[-2], geo[-1]
     x = _contig(dev, x)

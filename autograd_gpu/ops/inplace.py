@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import _dtype
 from ..autograd.grad_mode import state as _grad_state
+from ..autograd import node as _node
 from ..autograd.node import Op
 from ..tensor import Tensor
 
@@ -20,35 +21,85 @@ def _cast_error(result_dtype, self_dtype):
     return RuntimeError(f"result type {r} can't be cast to the desired output type {s}")
 
 
+def _shape_str(shape):
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
 def apply_inplace(self: Tensor, fn, *args, **kwargs) -> Tensor:
     """Run ``fn(self, *args)`` (an out-of-place op) and store its result in ``self``'s memory."""
     self._check_inplace()
     tracking = _grad_state.enabled and (
         self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args))
     if tracking:
-        old = Tensor._make(self._data.copy(), self._device, self._requires_grad, self.grad_fn, self._output_nr)
+        # ``old`` stands for the pre-update value; it aliases self's memory and is copied below only if a
+        # node recorded by ``fn`` kept it (PyTorch saves ``self.clone()`` for such in-place ops too)
+        old = Tensor._make(self._data, self._device, self._requires_grad, self.grad_fn, self._output_nr)
+        seq0 = _peek_seq()
+        if self._fw_grad is not None:  # forward AD: the tangent travels with the pre-update value
+            old._fw_grad = self._fw_grad
         out = fn(old, *args, **kwargs)
     else:
         prev = _grad_state.enabled
         _grad_state.enabled = False
         try:
-            out = fn(self.detach(), *args, **kwargs)
+            src = self.detach()
+            if self._fw_grad is not None:
+                src._fw_grad = self._fw_grad
+            out = fn(src, *args, **kwargs)
         finally:
             _grad_state.enabled = prev
     od, sd = out._data, self._data
     if od.shape != sd.shape:
-        raise RuntimeError(f"output with shape [{', '.join(map(str, sd.shape))}] doesn't match the broadcast shape "
-                           f"[{', '.join(map(str, od.shape))}]")
+        raise RuntimeError(f"output with shape {_shape_str(sd.shape)} doesn't match the broadcast shape "
+                           f"{_shape_str(od.shape)}")
     if od.dtype != sd.dtype:
         if _dtype.from_numpy_dtype(od.dtype).category > _dtype.from_numpy_dtype(sd.dtype).category:
             raise _cast_error(od.dtype, sd.dtype)
-    sd[...] = od
+    if tracking and out.grad_fn is not None:
+        _detach_saved_old(out.grad_fn, old, seq0)
+    if od is not sd:
+        sd[...] = od
     self._version[0] += 1
     if tracking:
         self.grad_fn = out.grad_fn
         self._output_nr = out._output_nr
         self._requires_grad = out._requires_grad
+    if out._fw_grad is not None or self._fw_grad is not None:
+        from ..autograd.forward_ad import _carry_tangent
+        _carry_tangent(self, out)
     return self
+
+
+def _peek_seq() -> int:
+    return _node._next_seq()  # consumes one number; sequence numbers only need to increase
+
+
+def _detach_saved_old(root, old, seq0):
+    """Give ``old`` its own copy of the data if any node made by this in-place op kept it (or its array):
+    the write into self's memory must not change what backward reads."""
+    data = old._data
+    stack, seen = [root], set()
+    while stack:
+        n = stack.pop()
+        if n is None or id(n) in seen or getattr(n, "_seq", -1) <= seq0:
+            continue  # nodes older than this op (and leaves' AccumulateGrad) can't hold ``old``
+        seen.add(id(n))
+        res, saved = getattr(n, "_result", None), getattr(n, "_saved", ())
+        # (saved values packed by saved_tensors_hooks are opaque: assume they keep ``old``)
+        keeps = (type(saved) is not tuple or any(t is old for t in saved)
+                 or (type(res) is tuple and res[0] is data)
+                 or any(_holds(v, old, data) for v in vars(n).values()))
+        if keeps:
+            old._data = data.copy()
+            return
+        stack.extend(c for c, _ in n.next_functions)
+
+
+def _holds(v, old, data):
+    """Whether a node attribute is (or directly contains) ``old`` or an array aliasing its data."""
+    if type(v) in (tuple, list):
+        return any(_holds(x, old, data) for x in v if not isinstance(x, (tuple, list)))
+    return v is old or v is data or getattr(v, "base", None) is data
 
 
 def _method(fn_name, module):
@@ -63,14 +114,9 @@ def _method(fn_name, module):
     return method
 
 
-def zero_(self: Tensor) -> Tensor:
-    """Fill with zeros in place."""
-    self._check_inplace()
-    if _grad_state.enabled and self.grad_fn is not None:
-        return apply_inplace(self, ZeroBackward0.apply)
-    self._data.fill(0)
-    self._version[0] += 1
-    return self
+def _zeros(g: Tensor) -> Tensor:
+    """The gradient of a constant: zeros, with no graph (PyTorch: zeros_like(grad))."""
+    return Tensor._make(g._device.xp.zeros_like(g._data), g._device)
 
 
 class ZeroBackward0(Op):
@@ -78,7 +124,49 @@ class ZeroBackward0(Op):
         return self.dev.xp.zeros_like(x)
 
     def backward(self, g):
-        return g * 0
+        return _zeros(g)
+
+
+class FillBackward2(Op):
+    """fill_(Scalar)."""
+
+    def forward(self, x, value=0):
+        return self.dev.xp.full_like(x, value)
+
+    def backward(self, g):
+        return _zeros(g)
+
+
+class FillBackward3(Op):
+    """fill_(0-d Tensor): the value receives the sum of the gradient."""
+
+    def forward(self, x, v):
+        return self.dev.xp.full_like(x, v)
+
+    def backward(self, g):
+        need = self.needs_input_grad
+        return (_zeros(g) if need[0] else None), (g.sum() if need[1] else None)
+
+
+class CopyBackwards(Op):
+    """copy_(src): src broadcast to self's shape and cast to self's dtype (the engine undoes both)."""
+
+    def forward(self, x, src):
+        return self.dev.xp.array(self.dev.xp.broadcast_to(src, x.shape), dtype=x.dtype)
+
+    def backward(self, g):
+        need = self.needs_input_grad
+        return (_zeros(g) if need[0] else None), (g if need[1] else None)
+
+
+def zero_(self: Tensor) -> Tensor:
+    """Fill with zeros in place."""
+    self._check_inplace()
+    if _grad_state.enabled and self.grad_fn is not None or self._fw_grad is not None:  # (forward-AD tangent)
+        return apply_inplace(self, ZeroBackward0.apply)
+    self._data.fill(0)
+    self._version[0] += 1
+    return self
 
 
 def fill_(self: Tensor, value) -> Tensor:
@@ -87,41 +175,64 @@ def fill_(self: Tensor, value) -> Tensor:
         if value._data.ndim != 0:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                                f"{value._data.ndim} dimensions.")
-        from .shape import expand
-        return apply_inplace(self, lambda s, v: expand(v.to(s.dtype), s._data.shape) + s * 0, value)
+        return apply_inplace(self, _fill_tensor, value)
     self._check_inplace()
-    if _grad_state.enabled and self.grad_fn is not None:
-        return apply_inplace(self, lambda s: s * 0 + value)
+    if _grad_state.enabled and self.grad_fn is not None or self._fw_grad is not None:
+        return apply_inplace(self, FillBackward2.apply, value=value)
     self._data.fill(value)
     self._version[0] += 1
     return self
 
 
+def _fill_tensor(s, v):
+    if v._device is not s._device:
+        v = v.to(s._device)  # a cpu 0-d value may fill a tensor on any device, as in PyTorch
+    return FillBackward3.apply(s, v)
+
+
 def copy_(self: Tensor, src, non_blocking=False) -> Tensor:
     """Copy ``src`` (broadcast, cast, moved across devices) into ``self``."""
     if not isinstance(src, Tensor):
-        raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not {type(src).__name__}")
-    from .shape import expand
-
-    def _copy(s, v):
-        v = v.to(s._device) if v._device is not s._device else v
-        v = v.to(s.dtype) if v._data.dtype != s._data.dtype else v
-        return expand(v, s._data.shape) + s * 0 if s._requires_grad else expand(v, s._data.shape).clone()
+        from ._util import is_scalar
+        if not is_scalar(src):
+            raise TypeError("copy_(): argument 'other' (position 1) "
+                            f"must be Tensor, not {type(src).__name__}")
+        src = Tensor._make(self._device.xp.asarray(src), self._device)
     self._check_inplace()
-    try:
-        import numpy as np
-        np.broadcast_shapes(src._data.shape, self._data.shape)
-    except ValueError:
-        raise RuntimeError(f"The size of tensor a ({self._data.shape[-1] if self._data.ndim else 1}) must match the "
-                           f"size of tensor b ({src._data.shape[-1]}) at non-singleton dimension "
-                           f"{self._data.ndim - 1}") from None
-    if not (_grad_state.enabled and (self._requires_grad or src._requires_grad)):
+    ss, ds = src._data.shape, self._data.shape
+    if ss != ds:
+        err = _broadcast_error(ds, ss)
+        if err is not None:
+            raise err
+    if not (_grad_state.enabled and (self._requires_grad or src._requires_grad)) and \
+            self._fw_grad is None and src._fw_grad is None:
         from .conversion import move_array
-        d = move_array(src._data, src._device, self._device)
-        self._data[...] = d
+        self._data[...] = move_array(src._data, src._device, self._device)
         self._version[0] += 1
         return self
     return apply_inplace(self, _copy, src)
+
+
+def _copy(s, v):
+    if v._device is not s._device:
+        v = v.to(s._device)
+    return CopyBackwards.apply(s, v)
+
+
+def _broadcast_error(ds, ss):
+    """PyTorch's error when ``ss`` can't broadcast to ``ds`` (None when it can)."""
+    n = max(len(ds), len(ss))
+    a = (1,) * (n - len(ds)) + tuple(ds)
+    b = (1,) * (n - len(ss)) + tuple(ss)
+    for i in range(n - 1, -1, -1):
+        if a[i] != b[i] and a[i] != 1 and b[i] != 1:
+            return RuntimeError(f"The size of tensor a ({a[i]}) must match the size of tensor b ({b[i]}) at "
+                                f"non-singleton dimension {i}")
+    if len(ss) > len(ds) or any(x != y and x == 1 for x, y in zip(a, b)):
+        out = tuple(max(x, y) for x, y in zip(a, b))
+        return RuntimeError(f"output with shape {_shape_str(ds)} doesn't match the broadcast shape "
+                            f"{_shape_str(out)}")
+    return None
 
 
 TENSOR_METHODS = {
@@ -136,3 +247,14 @@ TENSOR_METHODS = {
     "pow_": _method("pow", "autograd_gpu.ops.pointwise"),
     "neg_": _method("neg", "autograd_gpu.ops.pointwise"),
 }
+# pointwise math and comparisons (ops/pointwise_*.py): name_ is name out of place, written back
+TENSOR_METHODS.update({f"{n}_": _method(n, f"autograd_gpu.ops.{mod}") for mod, names in (
+    ("pointwise_math", "abs absolute sqrt rsqrt exp exp2 expm1 log log2 log10 log1p sin cos tan asin acos "
+                       "atan arcsin arccos arctan sinh cosh reciprocal sign sgn square floor ceil trunc fix "
+                       "round frac"),
+    ("pointwise_special", "erf erfc erfinv"),
+    ("pointwise_clamp", "clamp clip clamp_min clamp_max"),
+    ("pointwise_binary", "fmod remainder floor_divide lerp addcmul addcdiv atan2 arctan2 nan_to_num"),
+    ("pointwise_logic", "eq ne lt le gt ge greater greater_equal less less_equal not_equal logical_and "
+                        "logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not"),
+) for n in names.split()})

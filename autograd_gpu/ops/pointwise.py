@@ -109,6 +109,7 @@ class DivBackward0(Op):
         self.save = (0, 1)
         if x.dtype.kind != "f":  # int / int -> default float, like PyTorch's true division
             x = x.astype(_dtype.get_default_dtype().np)
+            y = y.astype(x.dtype)  # (NumPy would give float64 for float32 / int64)
         return x / y
 
     def backward(self, g):

@@ -21,9 +21,9 @@ class ViewBackward0(Op):
         try:
             return x.reshape(shape, copy=False) if self.dev.xp.__name__ == "numpy" else _cupy_view(x, shape)
         except ValueError:
-            raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
-                               "dimension spans across two contiguous subspaces). Use .reshape(...) instead.") \
-                from None
+            raise RuntimeError("view size is not compatible with input tensor's size and stride (at least "
+                               "one dimension spans across two contiguous subspaces). Use .reshape(...) "
+                               "instead.") from None
 
     def backward(self, g):
         return g.reshape(self.shape)
@@ -97,18 +97,19 @@ def expand(input, *sizes):
     sizes = shape_arg(sizes)
     ishape = input._data.shape
     if len(sizes) < len(ishape):
-        raise RuntimeError(f"expand(torch.{_tname(input)}{{[{', '.join(map(str, ishape))}]}}, size=[" +
-                           f"{', '.join(map(str, sizes))}]): the number of sizes provided ({len(sizes)}) must be "
-                           f"greater or equal to the number of dimensions in the tensor ({len(ishape)})")
+        raise RuntimeError(f"expand(torch.{_tname(input)}{{[{', '.join(map(str, ishape))}]}}, size=["
+                           f"{', '.join(map(str, sizes))}]): the number of sizes provided ({len(sizes)}) must "
+                           f"be greater or equal to the number of dimensions in the tensor ({len(ishape)})")
     lead = len(sizes) - len(ishape)
     shape = list(sizes)
     for i, s in enumerate(ishape):
         if shape[lead + i] == -1:
             shape[lead + i] = s
         elif s != 1 and s != shape[lead + i]:
-            raise RuntimeError(f"The expanded size of the tensor ({shape[lead + i]}) must match the existing size "
-                               f"({s}) at non-singleton dimension {lead + i}.  Target sizes: "
-                               f"[{', '.join(map(str, sizes))}].  Tensor sizes: [{', '.join(map(str, ishape))}]")
+            raise RuntimeError(f"The expanded size of the tensor ({shape[lead + i]}) must match the existing "
+                               f"size ({s}) at non-singleton dimension {lead + i}.  Target sizes: "
+                               f"[{', '.join(map(str, sizes))}].  Tensor sizes: "
+                               f"[{', '.join(map(str, ishape))}]")
     shape = tuple(shape)
     if shape == ishape:
         return input
@@ -116,7 +117,8 @@ def expand(input, *sizes):
 
 
 def _tname(t):
-    return {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor"}.get(t.dtype.name, "Tensor")
+    names = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor"}
+    return names.get(t.dtype.name, "Tensor")
 
 
 class TransposeBackward0(Op):
@@ -201,9 +203,9 @@ def permute(input, *dims):
     dims = shape_arg(dims)
     n = input._data.ndim
     if len(dims) != n:
-        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
-                           f"length of the desired ordering of dimensions i.e. input.dim() = {n} is not equal to "
-                           f"len(dims) = {len(dims)}")
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match "
+                           f"the length of the desired ordering of dimensions i.e. input.dim() = {n} is not "
+                           f"equal to len(dims) = {len(dims)}")
     dims = tuple(wrap_dim(d, n) for d in dims)
     if len(set(dims)) != n:
         raise RuntimeError("permute(): duplicate dims are not allowed.")
@@ -274,9 +276,162 @@ def reshape_as(input, other):
     return reshape(input, other._data.shape)
 
 
+def movedim(input, source, destination):
+    """Move dims ``source`` to positions ``destination``; the others keep their order (a view)."""
+    from ._util import wrap_dim
+    n = input._data.ndim
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) should contain "
+                           f"the same number of dims as destination ({dst} dims)")
+    src = [wrap_dim(d, n) for d in src]
+    dst = [wrap_dim(d, n) for d in dst]
+    for name, ds in (("source", src), ("destination", dst)):
+        if len(set(ds)) != len(ds):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({ds})")
+    order = [d for d in range(n) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(input, order)
+
+
+moveaxis = movedim
+
+
+class FlipBackward0(Op):
+    def forward(self, x, dims=()):
+        self.dims = dims
+        return self.dev.xp.flip(x, axis=dims).copy()  # PyTorch's flip copies: no aliasing with the input
+
+    def backward(self, g):
+        return FlipBackward0.apply(g, dims=self.dims)
+
+
+def flip(input, dims):
+    """Reverse the order of elements along ``dims``: out[i] = x[n - 1 - i]."""
+    from ._util import wrap_dims
+    if isinstance(dims, int):
+        raise TypeError("flip(): argument 'dims' (position 2) must be tuple of ints, not int")
+    n = input._data.ndim
+    return FlipBackward0.apply(input, dims=wrap_dims(tuple(dims), n) if n else ())
+
+
+def _flip_method(self, *dims):
+    if not dims:
+        raise TypeError('flip() missing 1 required positional arguments: "dims"')
+    return flip(self, shape_arg(dims))
+
+
+class RollBackward0(Op):
+    def forward(self, x, shifts=(), dims=None):
+        self.shifts, self.dims = shifts, dims
+        return self.dev.xp.roll(x, shifts if dims is not None else shifts[0], axis=dims)
+
+    def backward(self, g):
+        return RollBackward0.apply(g, shifts=tuple(-s for s in self.shifts), dims=self.dims)
+
+
+def roll(input, shifts, dims=None):
+    """Shift elements circularly along ``dims`` (the flattened tensor when dims is None)."""
+    from ._util import wrap_dim
+    shifts = (int(shifts),) if isinstance(shifts, int) else tuple(int(s) for s in shifts)
+    if dims is not None:
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    nd = 0 if dims is None else len(dims)
+    if (dims is None and len(shifts) != 1) or (dims is not None and len(shifts) != nd):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{nd}")
+    if dims is not None:
+        dims = tuple(wrap_dim(d, input._data.ndim) for d in dims)
+    return RollBackward0.apply(input, shifts=shifts, dims=dims)
+
+
+class RepeatBackward0(Op):
+    def forward(self, x, repeats=()):
+        self.shape, self.repeats = x.shape, repeats
+        return self.dev.xp.tile(x, repeats)
+
+    def backward(self, g):
+        # out dim i holds r_i copies of the (left-padded) input dim: sum the copies away
+        reps = self.repeats
+        padded = (1,) * (len(reps) - len(self.shape)) + tuple(self.shape)
+        split = []
+        for r, s in zip(reps, padded):
+            split += [r, s]
+        return g.reshape(split).sum(tuple(range(0, 2 * len(reps), 2))).reshape(self.shape)
+
+
+def repeat(self, *sizes):
+    """Tile the tensor sizes[i] times along each dim (leading new dims for extra sizes)."""
+    if not sizes:
+        raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
+    reps = shape_arg(sizes)
+    shape = self._data.shape
+    if len(reps) < len(shape):
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions "
+                           "of tensor")
+    padded = (1,) * (len(reps) - len(shape)) + shape
+    out = [r * s for r, s in zip(reps, padded)]
+    if any(r < 0 for r in reps):
+        neg = next(o for o in out if o < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {neg}: {out}")
+    return RepeatBackward0.apply(self, repeats=reps)
+
+
+def tile(input, dims):
+    """repeat() with ``dims`` left-padded by ones to the tensor's rank."""
+    dims = shape_arg((dims,)) if isinstance(dims, (list, tuple)) else (int(dims),)
+    n = input._data.ndim
+    return repeat(input, (1,) * (n - len(dims)) + dims)
+
+
+class TrilBackward0(Op):
+    def forward(self, x, diagonal=0):
+        self.diagonal = diagonal
+        return self.dev.xp.tril(x, diagonal)
+
+    def backward(self, g):
+        return TrilBackward0.apply(g, diagonal=self.diagonal)
+
+
+class TriuBackward0(Op):
+    def forward(self, x, diagonal=0):
+        self.diagonal = diagonal
+        return self.dev.xp.triu(x, diagonal)
+
+    def backward(self, g):
+        return TriuBackward0.apply(g, diagonal=self.diagonal)
+
+
+def tril(input, diagonal=0, *, out=None):
+    """Lower triangle of the last two dims: out[i, j] = x[i, j] if j - i <= diagonal else 0."""
+    if input._data.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return TrilBackward0.apply(input, diagonal=int(diagonal))
+
+
+def triu(input, diagonal=0, *, out=None):
+    """Upper triangle of the last two dims: out[i, j] = x[i, j] if j - i >= diagonal else 0."""
+    if input._data.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return TriuBackward0.apply(input, diagonal=int(diagonal))
+
+
+def _tile_method(self, *dims):
+    return tile(self, dims[0] if len(dims) == 1 else dims)
+
+
+def _inplace(name):
+    from .inplace import _method
+    return _method(name, "autograd_gpu.ops.shape")
+
+
 TENSOR_METHODS = {
     "reshape": reshape, "view": view, "expand": expand, "expand_as": expand_as, "view_as": view_as,
     "reshape_as": reshape_as, "transpose": transpose, "swapaxes": transpose, "swapdims": transpose, "t": t,
     "permute": permute, "unsqueeze": unsqueeze, "squeeze": squeeze, "flatten": flatten,
+    "movedim": movedim, "moveaxis": movedim, "flip": _flip_method, "roll": roll, "repeat": repeat,
+    "tile": _tile_method,
+    "tril": tril, "triu": triu, "tril_": _inplace("tril"), "triu_": _inplace("triu"),
 }
 TENSOR_PROPERTIES = {"mT": _mT, "T": _T}

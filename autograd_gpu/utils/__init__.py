@@ -1,0 +1,2 @@
+"""torch.utils."""
+from . import checkpoint, data  # noqa: F401

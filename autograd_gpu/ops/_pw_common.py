@@ -1,0 +1,62 @@
+"""Helpers shared by the pointwise-math and reduction modules: dtype rules, PyTorch's dtype errors,
+quiet NumPy, and constant (non-differentiable) tensors built from raw masks."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _dtype
+from ..tensor import Tensor
+
+_TNAME = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
+          "float16": "Half", "float32": "Float", "float64": "Double"}
+
+
+def tname(np_dtype) -> str:
+    """PyTorch's scalar-type name of a dtype ('Float', 'Long', ...) as used in its error messages."""
+    return _TNAME[np.dtype(np_dtype).name]
+
+
+def to_float(x):
+    """Integer/bool array -> the default float dtype (PyTorch computes float-valued ops of ints there)."""
+    return x if x.dtype.kind == "f" else x.astype(_dtype.get_default_dtype().np)
+
+
+def not_implemented(kernel: str, np_dtype, dev) -> NotImplementedError:
+    """PyTorch's dispatch error, e.g. '"abs_cpu" not implemented for 'Bool''; kernel is the CPU name."""
+    if dev.type != "cpu":
+        kernel = kernel.replace("_vml_cpu", "_cuda").replace("_cpu", "_cuda")
+    return NotImplementedError(f"\"{kernel}\" not implemented for '{tname(np_dtype)}'")
+
+
+def quiet():
+    """NumPy error state for ops whose domain edges give inf/nan silently in PyTorch (log(0), x / 0)."""
+    return np.errstate(all="ignore")
+
+
+def const(arr, like: Tensor) -> Tensor:
+    """A raw array (mask, weights, quotient) as a constant tensor on ``like``'s device."""
+    return Tensor._make(arr, like._device)
+
+
+def zeros_grad(g: Tensor) -> Tensor:
+    """The zero gradient of a piecewise-constant op (floor, sign, ...): a constant, like PyTorch's."""
+    return Tensor._make(g._device.xp.zeros_like(g._data), g._device)
+
+
+def keep(mask, g: Tensor) -> Tensor:
+    """g where mask else 0, for a raw bool mask (differentiable in g; zero, not NaN, where masked)."""
+    from .pointwise_logic import where
+    return where(const(mask, g), g, 0.0)
+
+
+def as_result_dtype(input: Tensor, *scalars) -> Tensor:
+    """Cast ``input`` (differentiably) to the result dtype with Python scalar operands (None skipped)."""
+    rt = _dtype.result_type_np((input._data,) + tuple(s for s in scalars if s is not None))
+    return input if rt == input._data.dtype else input.to(_dtype.from_numpy_dtype(rt))
+
+
+def promote_all(*ts):
+    """Cast tensors (None allowed) to their common dtype, differentiably."""
+    rt = _dtype.result_type_np([t._data for t in ts if t is not None])
+    dt = _dtype.from_numpy_dtype(rt)
+    return tuple(t if t is None or t._data.dtype == rt else t.to(dt) for t in ts)

@@ -1,0 +1,80 @@
+"""RMSprop (alpha, eps, weight decay, momentum, centered, maximize)."""
+from __future__ import annotations
+
+from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor
+from .optimizer import Optimizer, _params_with_grad, _step_tensor
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    """v = alpha v + (1 - alpha) g^2; avg = sqrt(v - mean_g^2 if centered else v) + eps;
+    buf = momentum buf + g / avg, p -= lr buf (momentum > 0) else p -= lr g / avg. NumPy/CuPy in place."""
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False,
+                 capturable: bool = False, foreach=None, maximize: bool = False,
+                 differentiable: bool = False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                        weight_decay=weight_decay, capturable=capturable, foreach=foreach, maximize=maximize,
+                        differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure() if given."""
+        loss = self._closure_loss(closure)
+        with no_grad():
+            for group in self.param_groups:
+                params, grads = _params_with_grad(group)
+                for p, g in zip(params, grads):
+                    self._update(group, p, g)
+        return loss
+
+    def _update(self, group, p, g):
+        dev = p._device
+        xp = dev.xp
+        x = p._data
+        dt = x.dtype.type
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = _step_tensor(0.0)
+            state["square_avg"] = Tensor._make(xp.zeros_like(x), dev)
+            if group["momentum"] > 0:
+                state["momentum_buffer"] = Tensor._make(xp.zeros_like(x), dev)
+            if group["centered"]:
+                state["grad_avg"] = Tensor._make(xp.zeros_like(x), dev)
+        state["step"]._data += 1
+        alpha, eps, wd, momentum = group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
+        if group["maximize"]:
+            g = -g
+        if wd != 0:
+            g = g + dt(wd) * x
+        v = state["square_avg"]._data
+        v *= dt(alpha)
+        v += dt(1 - alpha) * (g * g)
+        if group["centered"]:
+            ga = state["grad_avg"]._data
+            ga += dt(1 - alpha) * (g - ga)  # lerp
+            avg = xp.sqrt(v - ga * ga)
+        else:
+            avg = xp.sqrt(v)
+        avg += dt(eps)
+        if momentum > 0:
+            buf = state["momentum_buffer"]._data
+            buf *= dt(momentum)
+            buf += g / avg
+            x -= dt(group["lr"]) * buf
+        else:
+            x -= dt(group["lr"]) * (g / avg)
+        p._version[0] += 1
