@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from . import _dtype
-from .autograd.grad_mode import state as _grad_state
+from .autograd.grad_mode import inference_active as _inference_active, state as _grad_state
 from .backend.device import CPU, Device
 
 
@@ -29,16 +29,23 @@ class Tensor:
     """A multi-dimensional array on a device, with optional gradient tracking (PyTorch semantics)."""
 
     __slots__ = ("_data", "_device", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_version",
-                 "_retains_grad", "_accum", "_hooks", "_post_acc_hooks", "_base", "_is_inference",
                  "__weakref__", "__dict__")
 
     __array_priority__ = 1000  # make ndarray + Tensor defer to Tensor.__radd__
-    _fw_grad = None  # forward-AD tangent (autograd.forward_ad); only dual tensors hold one, in __dict__
+    # Rarely set state lives in the instance __dict__ only once set: these class defaults keep _make (run for
+    # every op output) down to the attributes every tensor needs.
+    _fw_grad = None  # forward-AD tangent (autograd.forward_ad); only dual tensors hold one
+    _retains_grad = False
+    _accum = None  # weakref to a leaf's AccumulateGrad
+    _hooks = None
+    _post_acc_hooks = None
+    _base = None  # the tensor a view aliases
+    _is_inference = False  # made under inference_mode
 
     @staticmethod
     def _make(data, device: Device = CPU, requires_grad: bool = False, grad_fn=None, output_nr: int = 0):
         """Fast internal constructor: wraps ``data`` (not copied)."""
-        if isinstance(data, np.generic):  # NumPy gives scalars for 0-d results; kernels need arrays
+        if type(data) is not _ndarray and isinstance(data, np.generic):  # NumPy gives scalars for 0-d results
             data = np.asarray(data)
         t = _new(Tensor)
         t._data = data
@@ -48,12 +55,8 @@ class Tensor:
         t.grad_fn = grad_fn
         t._output_nr = output_nr
         t._version = [0]
-        t._retains_grad = False
-        t._accum = None
-        t._hooks = None
-        t._post_acc_hooks = None
-        t._base = None
-        t._is_inference = _grad_state.inference
+        if _inference_active[0] and _grad_state.inference:
+            t._is_inference = True
         return t
 
     def __new__(cls, *args, device=None):
@@ -374,6 +377,7 @@ class Tensor:
 
 
 _new = object.__new__
+_ndarray = np.ndarray
 
 from .autograd import engine as _node_engine, node as _node  # noqa: E402  (loaded above, via grad_mode)
 _node.Tensor = Tensor

@@ -24,9 +24,9 @@ __device__ __forceinline__ void softmax_fwd_rows(const T* __restrict__ x, T* __r
         for (i64 j = threadIdx.x; j < dim; j += blockDim.x) ms = maxsum_add(ms, to_acc(x[base + j * inner]));
         ms = block_maxsum(ms, buf_m, buf_s);
         if constexpr (LOG) {
-            const A shift = ms.m + ag::log_(ms.s);
+            const A log_s = ag::log_(ms.s);  // (x - m) - log s: m + log s would round away log s at |m| ~ 1e4
             for (i64 j = threadIdx.x; j < dim; j += blockDim.x)
-                y[base + j * inner] = from_acc<T>(to_acc(x[base + j * inner]) - shift);
+                y[base + j * inner] = from_acc<T>((to_acc(x[base + j * inner]) - ms.m) - log_s);
         } else {
             const A inv = A(1) / ms.s;
             for (i64 j = threadIdx.x; j < dim; j += blockDim.x)

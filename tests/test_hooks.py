@@ -38,7 +38,8 @@ def test_hook_order_matches_pytorch(device):
     acc.register_prehook(lambda go: log.append(("acc_prehook", go[0].tolist())))
     acc.register_hook(lambda gi, go: log.append(("acc_posthook", gi, go[0].tolist())))
     z.sum().backward()
-    assert log == [("tensor_hook1", [3.0, 3.0]), ("tensor_hook2", [30.0, 30.0]), ("node_prehook", [30.0, 30.0]),
+    assert log == [("tensor_hook1", [3.0, 3.0]), ("tensor_hook2", [30.0, 30.0]),
+                   ("node_prehook", [30.0, 30.0]),
                    ("node_posthook", [62.0, 62.0], [31.0, 31.0]), ("leaf_hook", [62.0, 62.0]),
                    ("acc_prehook", [162.0, 162.0]), ("post_acc", [162.0, 162.0]),
                    ("acc_posthook", (), [162.0, 162.0])]
@@ -276,6 +277,7 @@ def test_node_hook_must_return_one_value_per_gradient():
     x = _t([1., 2.], "cpu", requires_grad=True)
     y = x * x
     y.grad_fn.register_hook(lambda gi, go: (gi[0],))
-    with pytest.raises(RuntimeError, match=r"hook '<lambda>' has returned an incorrect number of values \(got 1, "
+    with pytest.raises(RuntimeError, match=r"hook '<lambda>' has returned an incorrect number of values "
+                                           r"\(got 1, "
                                            r"but expected 2\)"):
         y.sum().backward()

@@ -37,7 +37,8 @@ def grad_of(fn, data, dev, weights=None):
 
 # --- dtypes -------------------------------------------------------------------------------------------
 
-_INPUTS = {"int64": ([1, -2, 3], ag.int64), "int32": ([1, -2, 3], ag.int32), "bool": ([True, False, True], ag.bool),
+_INPUTS = {"int64": ([1, -2, 3], ag.int64), "int32": ([1, -2, 3], ag.int32),
+           "bool": ([True, False, True], ag.bool),
            "uint8": ([1, 2, 3], ag.uint8), "float16": ([1.0, 2.0, 3.0], ag.float16)}
 _FLOAT_OF_INT = dict(int64="float32", int32="float32", bool="float32", uint8="float32", float16="float16")
 _SAME = dict(int64="int64", int32="int32", bool="bool", uint8="uint8", float16="float16")
@@ -75,13 +76,14 @@ def test_unary_dtypes(op):
 
 
 _B = {"i64": ([5, -7, 3], ag.int64), "i32": ([2, 3, -2], ag.int32), "b": ([True, False, True], ag.bool),
-      "f32": ([1.5, -2.5, 3.0], ag.float32), "f64": ([1.5, -2.0, 3.0], ag.float64), "u8": ([1, 2, 3], ag.uint8)}
+      "f32": ([1.5, -2.5, 3.0], ag.float32), "f64": ([1.5, -2.0, 3.0], ag.float64),
+      "u8": ([1, 2, 3], ag.uint8)}
 # PyTorch's result dtypes (rows: input, columns: other, in _B's order); "E" = error
 _PROMOTION = {
     "maximum": ["i64 i64 i64 f32 f64 i64", "i64 i32 i32 f32 f64 i32", "i64 i32 b f32 f64 u8",
                 "f32 f32 f32 f32 f64 f32", "f64 f64 f64 f64 f64 f64", "i64 i32 u8 f32 f64 u8"],
-    "fmod": ["i64 i64 E f32 f64 i64", "i64 i32 E f32 f64 i32", "i64 i32 E f32 f64 u8",
-             "f32 f32 f32 f32 f64 f32", "f64 f64 f64 f64 f64 f64", "i64 i32 E f32 f64 u8"],
+    "fmod": ["i64 i64 i64 f32 f64 i64", "i64 i32 i32 f32 f64 i32", "i64 i32 E f32 f64 u8",
+             "f32 f32 f32 f32 f64 f32", "f64 f64 f64 f64 f64 f64", "i64 i32 u8 f32 f64 u8"],
     "bitwise_and": ["i64 i64 i64 E E i64", "i64 i32 i32 E E i32", "i64 i32 b E E u8", "E E E E E E",
                     "E E E E E E", "i64 i32 u8 E E u8"],
     "atan2": ["f32 f32 f32 f32 f64 f32"] * 3 + ["f32 f32 f32 f32 f64 f32", "f64 f64 f64 f64 f64 f64",
@@ -99,6 +101,9 @@ def test_binary_promotion(op):
         for b_name, expected in zip(names, row.split()):
             a, b = t(_B[a_name][0], dtype=_B[a_name][1]), t(_B[b_name][0], dtype=_B[b_name][1])
             if op in ("fmod", "remainder", "floor_divide") and b_name in ("i64", "i32", "u8", "b"):
+                if b_name == "b" and a_name not in ("f32", "f64", "b"):
+                    with pytest.raises(RuntimeError, match="ZeroDivisionError"):  # integer / False
+                        getattr(ag, op)(a, b)
                 b = t([v if v else 1 for v in _B[b_name][0]], dtype=_B[b_name][1])  # no integer / 0
             if expected == "E":
                 with pytest.raises((RuntimeError, NotImplementedError, TypeError)):
@@ -132,12 +137,13 @@ def test_bitwise_and_logical():
     with pytest.raises(TypeError, match=re.escape("~ (operator.invert) is only implemented on integer and "
                                                   "Boolean-type tensors")):
         ~t([1.5])
-    with pytest.raises(NotImplementedError, match=re.escape("\"bitwise_and_cpu\" not implemented for 'Float'")):
+    with pytest.raises(NotImplementedError,
+                       match=re.escape("\"bitwise_and_cpu\" not implemented for 'Float'")):
         t([1.5]) & t([1.5])
     assert ag.logical_xor(t([1.0, 0]), t([True, True])).tolist() == [False, True]
     z = t([5, 6])
     z &= 4
-    assert z.tolist() == [4, 4] and z._version == 1
+    assert z.tolist() == [4, 4] and z._version_value == 1
 
 
 def test_where_forms():
@@ -151,7 +157,8 @@ def test_where_forms():
     assert rows.tolist() == [0, 1] and cols.tolist() == [0, 1] and rows.dtype is ag.int64
     (only,) = ag.where(t(True))
     assert only.tolist() == [0]
-    with pytest.raises(RuntimeError, match="where expected condition to be a boolean tensor, but got a tensor "
+    with pytest.raises(RuntimeError,
+                       match="where expected condition to be a boolean tensor, but got a tensor "
                                            "with dtype Long"):
         ag.where(t([1, 0]), 1.0, 0.0)
     x = t([1.0, -2.0], grad=True)
@@ -160,6 +167,7 @@ def test_where_forms():
 
 # --- tie conventions and non-smooth points (closed forms), on every device -------------------------------
 
+@pytest.mark.filterwarnings("ignore:divide by zero")  # sqrt'(0) = inf (core's division warns, PyTorch not)
 @pytest.mark.parametrize("dev", DEVICES)
 def test_tie_conventions(dev):
     w = np.cos(np.arange(4))
@@ -221,11 +229,12 @@ def test_cumprod_gradient_with_zeros(dev):
 
 @pytest.mark.parametrize("dev", DEVICES)
 def test_logsumexp_stable(dev):
-    x = t([1e4, 1e4, -1e4], dev, grad=True)
+    assert abs(t([1e4, 1e4, -1e4], dev).logsumexp(0).item() - (1e4 + math.log(2))) < 1e-3  # float32
+    x = t([1e4, 1e4, -1e4], dev, F64, grad=True)
     y = x.logsumexp(0)
-    assert abs(y.item() - (1e4 + math.log(2))) < 1e-2
+    assert abs(y.item() - (1e4 + math.log(2))) < 1e-11
     y.backward()
-    np.testing.assert_allclose(host(x.grad), [0.5, 0.5, 0.0], atol=1e-6)
+    np.testing.assert_allclose(host(x.grad), [0.5, 0.5, 0.0], atol=1e-12)
     assert t([-math.inf, -math.inf], dev).logsumexp(0).item() == -math.inf
     assert t([math.inf, 1.0], dev).logsumexp(0).item() == math.inf
     assert t([1, 2], dev).logsumexp(0).dtype is ag.float32
@@ -250,8 +259,8 @@ def test_fused_clamp_where_backward_double(dev):
 
 _ERRORS = [
     (lambda: ag.zeros(0, 3).max(), RuntimeError,
-     "max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the "
-     "'dim' argument."),
+     "max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with "
+     "the 'dim' argument."),
     (lambda: ag.zeros(0, 3).amin(), RuntimeError, "amin(): Expected reduction dim to be specified for "
                                                    "input.numel() == 0."),
     (lambda: ag.zeros(0, 3).max(0), IndexError, "max(): Expected reduction dim 0 to have non-zero size."),
@@ -261,7 +270,8 @@ _ERRORS = [
     (lambda: ag.zeros(2, 3).max(2), IndexError,
      "Dimension out of range (expected to be in range of [-2, 1], but got 2)"),
     (lambda: ag.zeros(2, 3).amax((0, 0)), RuntimeError, "dim 0 appears multiple times in the list of dims"),
-    (lambda: ag.clamp(ag.zeros(2)), RuntimeError, "torch.clamp: At least one of 'min' or 'max' must not be None"),
+    (lambda: ag.clamp(ag.zeros(2)), RuntimeError,
+     "torch.clamp: At least one of 'min' or 'max' must not be None"),
     (lambda: ag.maximum(ag.zeros(2), 2.0), TypeError,
      "maximum(): argument 'other' (position 2) must be Tensor, not float"),
     (lambda: t([5]) // 0, RuntimeError, "ZeroDivisionError"),
@@ -302,11 +312,11 @@ def test_inplace_errors_leave_data_unchanged():
     x = t([4.0, 9.0], grad=True)
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
         x.sqrt_()
-    assert x.tolist() == [4.0, 9.0] and x._version == 0
+    assert x.tolist() == [4.0, 9.0] and x._version_value == 0
     i = t([4, 9])
     with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
         i.sqrt_()
-    assert i.tolist() == [4, 9] and i._version == 0
+    assert i.tolist() == [4, 9] and i._version_value == 0
 
 
 # --- values, return types, in-place -------------------------------------------------------------------
@@ -320,7 +330,8 @@ def test_return_types():
     assert values is r.values and indices is r.indices and indices.dtype is ag.int64
     assert repr(ag.min(x, dim=0, keepdim=True)) == ("torch.return_types.min(\nvalues=tensor([[1., 0., 2.]]),"
                                                   "\nindices=tensor([[0, 1, 0]]))")
-    assert repr(t([1.0, 3, 3, 2]).median(0)) == "torch.return_types.median(\nvalues=tensor(2.),\nindices=tensor(3))"
+    med = t([1.0, 3, 3, 2]).median(0)
+    assert repr(med) == "torch.return_types.median(\nvalues=tensor(2.),\nindices=tensor(3))"
     assert type(r) is ag.return_types.max
     y = t([[1.0, 5]], grad=True).max(1)
     assert y.values.grad_fn.name() == "MaxBackward0" and not y.indices.requires_grad
@@ -330,16 +341,17 @@ def test_grad_fn_names():
     x = t([[0.5, -0.25], [0.75, 0.1]], grad=True)
     y = t([[0.3, 0.2], [0.1, 0.9]], grad=True)
     names = {
-        "AbsBackward0": x.abs(), "SqrtBackward0": x.sqrt(), "RsqrtBackward0": x.rsqrt(), "ExpBackward0": x.exp(),
-        "Exp2Backward0": x.exp2(), "Log1PBackward0": x.log1p(), "Expm1Backward0": x.expm1(),
-        "PowBackward0": x.square(), "RoundBackward1": x.round(decimals=1), "FracBackward0": x.frac(),
-        "ClampBackward1": x.clamp(min=0), "ClampBackward0": x.clamp(max=y), "ClampMinBackward0": x.clamp_min(0),
-        "ClampMinBackward1": x.clamp_min(y), "ClampMaxBackward1": x.clamp_max(y), "MaximumBackward0": x.max(y),
-        "LerpBackward0": x.lerp(y, 0.3), "LerpBackward1": x.lerp(y, y), "FmodBackward1": x.fmod(y),
-        "RemainderBackward0": x % 2, "DivBackward2": x.div(y, rounding_mode="floor"),
-        "NanToNumBackward0": x.nan_to_num(), "ErfinvBackward0": x.erfinv(), "ProdBackward0": x.prod(),
-        "ProdBackward1": x.prod(1), "MaxBackward1": x.max(), "MinBackward0": x.min(1)[0],
-        "AmaxBackward0": x.amax(), "AminBackward0": x.amin(0), "VarBackward0": x.var(), "StdBackward0": x.std(1),
+        "AbsBackward0": x.abs(), "SqrtBackward0": x.sqrt(), "RsqrtBackward0": x.rsqrt(),
+        "ExpBackward0": x.exp(), "Exp2Backward0": x.exp2(), "Log1PBackward0": x.log1p(),
+        "Expm1Backward0": x.expm1(), "PowBackward0": x.square(), "RoundBackward1": x.round(decimals=1),
+        "FracBackward0": x.frac(), "ClampBackward1": x.clamp(min=0), "ClampBackward0": x.clamp(max=y),
+        "ClampMinBackward0": x.clamp_min(0), "ClampMinBackward1": x.clamp_min(y),
+        "ClampMaxBackward1": x.clamp_max(y), "MaximumBackward0": x.max(y), "LerpBackward0": x.lerp(y, 0.3),
+        "LerpBackward1": x.lerp(y, y), "FmodBackward1": x.fmod(y), "RemainderBackward0": x % 2,
+        "DivBackward2": x.div(y, rounding_mode="floor"), "NanToNumBackward0": x.nan_to_num(),
+        "ErfinvBackward0": x.erfinv(), "ProdBackward0": x.prod(), "ProdBackward1": x.prod(1),
+        "MaxBackward1": x.max(), "MinBackward0": x.min(1)[0], "AmaxBackward0": x.amax(),
+        "AminBackward0": x.amin(0), "VarBackward0": x.var(), "StdBackward0": x.std(1),
         "VarMeanBackward0": ag.var_mean(x)[1], "StdMeanBackward0": ag.std_mean(x, 0)[0],
         "LinalgVectorNormBackward0": x.norm(1), "LogsumexpBackward0": x.logsumexp(1),
         "CumsumBackward0": x.cumsum(0), "CumprodBackward0": x.cumprod(1), "MedianBackward0": x.median(),
@@ -372,6 +384,8 @@ def test_values_like_pytorch():
     assert x.argmax(keepdim=True).shape == (1, 1) and x.argmax().item() == 3
     assert x.norm(0).item() == 5.0 and x.norm(p=2, dim=1, dtype=F64).dtype is F64
     assert ag.zeros(0, 3).norm().item() == 0.0 and ag.zeros(0, 3).prod().item() == 1.0
+    assert ag.equal(t([1, 2]), t([1, 2])) is True and ag.equal(t([1, 2]), t([1])) is False
+    assert ag.allclose(t([1.0, 2]), t([1.0, 2.000001])) is True and not ag.allclose(t([1.0]), t([1.1]))
 
 
 def test_var_std_overloads_and_dof_warning():
@@ -390,7 +404,7 @@ def test_var_std_overloads_and_dof_warning():
 
 def test_inplace_variants_and_operators():
     x = t([[1.0, -5, 2], [7, 0, 3]])
-    assert x.abs_() is x and x.tolist() == [[1.0, 5, 2], [7, 0, 3]] and x._version == 1
+    assert x.abs_() is x and x.tolist() == [[1.0, 5, 2], [7, 0, 3]] and x._version_value == 1
     x.clamp_(0, 3)
     assert x.tolist() == [[1.0, 3, 2], [3, 0, 3]]
     x.sqrt_().exp_()
@@ -399,7 +413,7 @@ def test_inplace_variants_and_operators():
     i //= 2
     assert i.tolist() == [[0, 2, 1], [3, 0, 1]]
     i %= 2
-    assert i.tolist() == [[0, 0, 1], [1, 0, 1]] and i._version == 2
+    assert i.tolist() == [[0, 0, 1], [1, 0, 1]] and i._version_value == 2
     w = t([0.5, -1.0, 2.0], grad=True)
     y = w * 1
     y.clamp_(0, 1).mul_(3)

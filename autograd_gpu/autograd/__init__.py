@@ -12,13 +12,13 @@ from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  #
 from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 from .node import Node  # noqa: F401
 
-__all__ = ["Function", "backward", "grad_mode", "detect_anomaly", "enable_grad", "grad",
-           "gradcheck", "gradgradcheck", "inference_mode", "no_grad", "set_detect_anomaly", "set_grad_enabled",
+__all__ = ["Function", "backward", "grad_mode", "detect_anomaly", "enable_grad", "grad", "gradcheck",
+           "gradgradcheck", "inference_mode", "no_grad", "set_detect_anomaly", "set_grad_enabled",
            "set_multithreading_enabled", "functional", "forward_ad", "graph", "function"]
 
 _LAZY = {"Function": ("function", "Function"), "once_differentiable": ("function", "once_differentiable"),
-         "function": ("function", None), "functional": ("functional", None), "forward_ad": ("forward_ad", None),
-         "graph": ("graph", None)}
+         "function": ("function", None), "functional": ("functional", None),
+         "forward_ad": ("forward_ad", None), "graph": ("graph", None)}
 
 
 def __getattr__(name):

@@ -42,8 +42,8 @@ class detect_anomaly(_DecoratorContextManager):
 
     def __init__(self, check_nan: bool = True) -> None:
         self.check_nan = check_nan
-        warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime and should only "
-                      "be enabled for debugging.", stacklevel=2)
+        warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime and should "
+                      "only be enabled for debugging.", stacklevel=2)
 
     def __enter__(self) -> None:
         self.prev, self.prev_check_nan = is_anomaly_enabled(), _check_nan[0]
@@ -62,7 +62,7 @@ class _Clone(detect_anomaly):
 
 
 class set_detect_anomaly(_DecoratorContextManager):
-    """Turn anomaly detection on or off: takes effect at once, and is undone on exit when used with ``with``."""
+    """Turn anomaly detection on or off at once; used with ``with``, the change is undone on exit."""
 
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
         self.prev = is_anomaly_enabled()

@@ -204,35 +204,50 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
 
     heap = [(-n._seq, id(n), n) for n in root_nodes if deps[n] == 0]
     heapq.heapify(heap)
+    pop, push = heapq.heappop, heapq.heappush
     prev_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
     try:
         while heap:
-            node = heapq.heappop(heap)[2]
+            node = pop(heap)[2]
             grads = buffers.pop(node, None)
+            if (type(node) is AccumulateGrad and grads is not None and capture is None
+                    and node._tensor_hooks is None and node._pre_hooks is None and node._post_hooks is None):
+                _accumulate(node.variable, grads[0], create_graph)  # a leaf with no hooks: the common end
+                grads = None
+                continue
             run_it = needed is None or node in needed
             if run_it and grads is not None:
                 grad_inputs = _run_node(node, grads, create_graph, capture, captured, stop)
             else:
                 grad_inputs = None
+            grads = None
             if not retain_graph and run_it:  # nodes grad() skipped keep their saved values (as in PyTorch)
                 node._release()
-            edges = node.next_functions
-            for i, (child, nr) in enumerate(edges):
+            if grad_inputs is None:
+                for child, nr in node.next_functions:
+                    if child is not None:
+                        left = deps[child] - 1
+                        deps[child] = left
+                        if left == 0:
+                            push(heap, (-child._seq, id(child), child))
+                continue
+            for (child, nr), g in zip(node.next_functions, grad_inputs):
                 if child is None:
                     continue
-                if grad_inputs is not None:
-                    g = grad_inputs[i]
-                    if g is not None:
-                        buf = buffers.get(child)
-                        if buf is None:
-                            buf = buffers[child] = [None] * child._n_out
-                        old = buf[nr]
-                        buf[nr] = g if old is None else old + g
+                if g is not None:
+                    buf = buffers.get(child)
+                    if buf is None:
+                        buf = buffers[child] = [None] * child._n_out
+                    old = buf[nr]
+                    buf[nr] = g if old is None else old + g
                 left = deps[child] - 1
                 deps[child] = left
                 if left == 0:
-                    heapq.heappush(heap, (-child._seq, id(child), child))
+                    push(heap, (-child._seq, id(child), child))
+            # drop this frame's references to the gradients: AccumulateGrad takes ownership of an array
+            # only when nothing else refers to it (see _accumulate_locked)
+            g = grad_inputs = None
     finally:
         _grad_state.enabled = prev_mode
     return captured
@@ -294,14 +309,19 @@ def _run_node(node, grads, create_graph, capture, captured, stop):
         raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients (expected "
                            f"{n_in}, got {len(out)})")
     result = list(out)
-    for i, g in enumerate(out):
+    raw = not create_graph and not _node._fw_enabled[0]
+    for i, (g, (shape, dtype)) in enumerate(zip(out, node._input_meta)):
         if g is None:
             continue
-        shape, dtype = node._input_meta[i]
         d = g._data
         if d.shape != shape:
-            g = _sum_to(g, shape, node, i)
-        if g._data.dtype != dtype:
+            if raw:  # no graph to record: reduce the array directly (SumToSizeBackward0's arithmetic)
+                _check_sum_to(d.shape, shape, node, i)
+                g = _node.Tensor._make(_sum_to_array(d, shape), g._device)
+            else:
+                g = _sum_to(g, shape, node, i)
+            d = g._data
+        if d.dtype != dtype:
             g = g.to(_np_to_dt(dtype))
         result[i] = g
     if _anomaly_enabled[0]:
@@ -327,15 +347,26 @@ def _np_to_dt(np_dtype):
     return from_numpy_dtype(np_dtype)
 
 
-def _sum_to(g, shape, node, i):
-    """Sum a broadcast gradient back to the input's shape: the one place broadcasting is undone."""
-    gs = g._data.shape
+def _sum_to_array(d, shape):
+    """The array d summed over its broadcast dims down to ``shape`` (as SumToSizeBackward0 computes it)."""
+    lead = d.ndim - len(shape)
+    ds = d.shape
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and ds[lead + i] != 1)
+    if axes:
+        d = d.sum(axis=axes, keepdims=True)
+    return d.reshape(shape)
+
+
+def _check_sum_to(gs, shape, node, i):
     lead = len(gs) - len(shape)
-    ok = lead >= 0 and all(s == 1 or s == t for s, t in zip(shape, gs[lead:]))
-    if not ok:
-        from ..tensor import Size
+    if not (lead >= 0 and all(s == 1 or s == t for s, t in zip(shape, gs[lead:]))):
         raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
                            f"{list(gs)} but expected shape compatible with {list(shape)}")
+
+
+def _sum_to(g, shape, node, i):
+    """Sum a broadcast gradient back to the input's shape: the one place broadcasting is undone."""
+    _check_sum_to(g._data.shape, shape, node, i)
     return g.sum_to_size(shape)
 
 
@@ -352,6 +383,7 @@ def _accumulate(var, g, create_graph):
 
 
 _accumulate_lock = threading.RLock()
+_refcount = sys.getrefcount
 
 
 def _accumulate_locked(var, g, create_graph):
@@ -367,9 +399,25 @@ def _accumulate_locked(var, g, create_graph):
             var._grad = old + g
     elif old is None:
         d = g._data
-        # Take ownership only of a fresh, unshared array; a view or a buffer another tensor also wraps
-        # (identity backward, user-given gradient) is copied so later in-place accumulation can't alias.
-        if d.base is not None or sys.getrefcount(d) > 2 or g._requires_grad:
+        # Take ownership only of a fresh, unshared array (PyTorch steals a gradient whose use count allows it);
+        # a view, an array another tensor also wraps, or a gradient tensor referenced from anywhere but the
+        # engine's buffer list (identity backward feeding two edges, user-given gradient, hooks) is copied so
+        # later in-place accumulation can't alias. Exclusive references: g -> the engine's buffer list, the
+        # parameters of _accumulate and of this function, getrefcount's argument; d -> g._data, local d, the
+        # argument.
+        view = d.base is not None
+        if view:
+            b = d.base
+            # a writable contiguous view spanning all of an otherwise unreferenced array (the transposed-back
+            # weight gradient of a linear layer, a reshaped sum) owns its memory (refs to b: d.base, local
+            # b, the argument)
+            if (b.size == d.size and _refcount(b) <= 3 and d.flags.writeable
+                    and (d.flags.c_contiguous or d.flags.f_contiguous)):
+                view = False
+                if b.shape == d.shape and b.strides == d.strides:
+                    d = b
+            b = None
+        if view or g._requires_grad or _refcount(g) > 4 or _refcount(d) > 3:
             d = d.copy()
         Tensor = _tensor_cls()
         var._grad = Tensor._make(d, var._device)

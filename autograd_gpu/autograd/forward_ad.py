@@ -44,8 +44,8 @@ def exit_dual_level(*, level: int | None = None) -> None:
     if level < 0:
         raise RuntimeError("Dual level must be a positive number.")
     if level != _current_level[0]:
-        raise RuntimeError("Trying to exit a forward AD level that was not the last one that was created. This "
-                           "is not supported.")
+        raise RuntimeError("Trying to exit a forward AD level that was not the last one that was created. "
+                           "This is not supported.")
     _node._fw_enabled[0] = False
     _current_level[0] = -1
     for ref in _tracked:
@@ -108,19 +108,20 @@ def make_dual(tensor, tangent, *, level: int | None = None):
     if not tangent.is_floating_point():
         raise ValueError(f"Expected tangent to be floating point or complex, but got: {tangent.dtype}")
     if tangent._data.shape != tensor._data.shape:
-        raise RuntimeError("Trying to set a forward gradient that has a different size than that of the original "
-                           f"Tensor, this is not supported. Tensor is of size {list(tensor._data.shape)} while "
-                           f"the given forward gradient is of size {list(tangent._data.shape)}.")
+        raise RuntimeError("Trying to set a forward gradient that has a different size than that of the "
+                           "original Tensor, this is not supported. Tensor is of size "
+                           f"{list(tensor._data.shape)} while the given forward gradient is of size "
+                           f"{list(tangent._data.shape)}.")
     if tangent._device is not tensor._device:
-        raise RuntimeError(f"Expected tangent to be on the same device as the primal ({tensor._device}), but got "
-                           f"{tangent._device}.")
+        raise RuntimeError(f"Expected tangent to be on the same device as the primal ({tensor._device}), but "
+                           f"got {tangent._device}.")
     out = _alias(tensor)
     _set_tangent(out, tangent)
     return out
 
 
 UnpackedDualTensor = namedtuple("UnpackedDualTensor", ["primal", "tangent"])
-UnpackedDualTensor.__doc__ = "What unpack_dual returns: the primal (a view, no tangent) and the tangent or None."
+UnpackedDualTensor.__doc__ = "unpack_dual's result: the primal (a view, no tangent) and the tangent or None."
 
 
 def unpack_dual(tensor, *, level: int | None = None) -> UnpackedDualTensor:

@@ -128,7 +128,8 @@ RULES = {
     "CatBackward0": _lin_n, "StackBackward0": _lin_n, "CopyBackwards": _lin_n, "ZeroBackward0": _zero,
     "FillBackward2": _zero, "IndexPutBackward0": _index_put, "CopySlices": _index_put,
 }
-for _name in ("TransposeBackward0", "TBackward0", "PermuteBackward0", "UnsqueezeBackward0", "SqueezeBackward0",
+for _name in ("TransposeBackward0", "TBackward0", "PermuteBackward0", "UnsqueezeBackward0",
+              "SqueezeBackward0",
               "SqueezeBackward1", "SqueezeBackward2", "SumBackward0", "SumBackward1", "SumToSizeBackward0",
               "MeanBackward0", "MeanBackward1", "CloneBackward0", "NegBackward0", "ToCopyBackward0",
               "AliasBackward0", "DiagonalBackward0", "SliceBackward0", "SelectBackward0", "FlipBackward0",

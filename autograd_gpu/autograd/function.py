@@ -52,7 +52,7 @@ class FunctionCtx:
     """What ``ctx`` offers inside forward / setup_context / backward."""
 
     def save_for_backward(self, *tensors) -> None:
-        """Save tensors (or None) for backward; read them back with ``ctx.saved_tensors`` (version-checked)."""
+        """Save tensors (or None) for backward; ``ctx.saved_tensors`` gives them back (version-checked)."""
         Tensor = _tensor_cls()
         for i, t in enumerate(tensors):
             if t is not None and not isinstance(t, Tensor):
@@ -136,15 +136,16 @@ class BackwardCFunction(Node, FunctionCtx):
             if len(result) > n and all(r is None for r in result[n:]):
                 result = result[:n]
             else:
-                raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients (expected "
-                                   f"{n}, got {len(result)})")
+                raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
+                                   f"(expected {n}, got {len(result)})")
         needs = self.needs_input_grad
         out = []
         for i, g in enumerate(result):
             if not is_tensor[i]:
                 if g is not None:
                     raise RuntimeError(f"function {self.name()} returned a gradient different than None at "
-                                       f"position {i + 1}, but the corresponding forward input was not a Variable")
+                                       f"position {i + 1}, but the corresponding forward input was not a "
+                                       "Variable")
                 continue
             if g is not None and not isinstance(g, _tensor_cls()):
                 raise TypeError(f"function {self.name()} returned a gradient of type {type(g).__name__} at "
@@ -213,12 +214,13 @@ class Function(FunctionCtx, metaclass=FunctionMeta):
 
     def __init__(self, *args, **kwargs):
         warnings.warn(f"{self.__class__} should not be instantiated. Methods on autograd functions are all "
-                      "static, so you should invoke them on the class itself. Instantiating an autograd function "
-                      "will raise an error in a future version of PyTorch.", DeprecationWarning, stacklevel=2)
+                      "static, so you should invoke them on the class itself. Instantiating an autograd "
+                      "function will raise an error in a future version of "
+                      "PyTorch.", DeprecationWarning, stacklevel=2)
 
     def __call__(self, *args, **kwargs):
-        raise RuntimeError("Legacy autograd function with non-static forward method is deprecated. Please use "
-                           "new-style autograd function with static forward method. (Example: "
+        raise RuntimeError("Legacy autograd function with non-static forward method is deprecated. Please "
+                           "use new-style autograd function with static forward method. (Example: "
                            "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)")
 
     generate_vmap_rule = False
@@ -240,8 +242,8 @@ class Function(FunctionCtx, metaclass=FunctionMeta):
 
     @staticmethod
     def jvp(ctx, *grad_inputs):
-        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
-                                  "with forward mode AD.")
+        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use "
+                                  "it with forward mode AD.")
 
     @staticmethod
     def vmap(info, in_dims, *args):
@@ -250,7 +252,7 @@ class Function(FunctionCtx, metaclass=FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        """Run forward (without recording its ops) and connect the outputs to a new ``<Name>Backward`` node."""
+        """Run forward (its ops unrecorded) and connect the outputs to a new ``<Name>Backward`` node."""
         Tensor = _tensor_cls()
         setup = cls.setup_context is not Function.setup_context
         if setup:
@@ -301,8 +303,9 @@ def _wrap_outputs(ctx, args, is_tensor, out, executable):
     dirty_ids = {id(t) for t in dirty}
     out_ids = {id(o) for o in outs}
     if any(i not in out_ids for i in dirty_ids):
-        raise RuntimeError("Some elements marked as dirty during the forward method were not returned as output. "
-                           "The inputs that are modified inplace must all be outputs of the Function.")
+        raise RuntimeError("Some elements marked as dirty during the forward method were not returned as "
+                           "output. The inputs that are modified inplace must all be outputs of the "
+                           "Function.")
     nondiff_ids = {id(t) for t in (ctx.non_differentiable or ())}
     if executable:
         ctx._seq = _next_seq()
@@ -319,7 +322,8 @@ def _wrap_outputs(ctx, args, is_tensor, out, executable):
         if id(o) in dirty_ids:
             o._version[0] += 1
             if executable and o._requires_grad and o.grad_fn is None:
-                raise RuntimeError("a leaf Variable that requires grad has been used in an in-place operation.")
+                raise RuntimeError("a leaf Variable that requires grad has been used in an in-place "
+                                   "operation.")
             if diff:
                 o.grad_fn, o._output_nr, o._requires_grad = ctx, k, True
                 as_output[id(o)] = (o, k)
@@ -396,8 +400,8 @@ def _forward_ad_tangents(cls, ctx, args, is_tensor, out):
     outs = out if type(out) is tuple else (out,)
     res = res if type(res) is tuple else (res,)
     if len(res) != len(outs):
-        raise RuntimeError(f"{cls.__name__}.jvp returned an incorrect number of tangents (expected {len(outs)}, "
-                           f"got {len(res)})")
+        raise RuntimeError(f"{cls.__name__}.jvp returned an incorrect number of tangents (expected "
+                           f"{len(outs)}, got {len(res)})")
     for k, (o, v) in enumerate(zip(outs, res)):
         if isinstance(o, Tensor) and v is not None and o._data.dtype.kind in "fc":
             forward_ad._set_tangent(o, v)

@@ -27,10 +27,10 @@ def _as_tuple(inp, arg_name=None, fn_name=None):
     for i, el in enumerate(inp):
         if not isinstance(el, Tensor):
             if is_tuple:
-                raise TypeError(f"The {arg_name} given to {fn_name} must be either a Tensor or a tuple of Tensors "
-                                f"but the value at index {i} has type {type(el)}.")
-            raise TypeError(f"The {arg_name} given to {fn_name} must be either a Tensor or a tuple of Tensors but "
-                            f"the given {arg_name} has type {type(el)}.")
+                raise TypeError(f"The {arg_name} given to {fn_name} must be either a Tensor or a tuple of "
+                                f"Tensors but the value at index {i} has type {type(el)}.")
+            raise TypeError(f"The {arg_name} given to {fn_name} must be either a Tensor or a tuple of "
+                            f"Tensors but the given {arg_name} has type {type(el)}.")
     return is_tuple, inp
 
 
@@ -65,7 +65,8 @@ def _validate_v(v, other, is_other_tuple):
     for idx, (el_v, el_other) in enumerate(zip(v, other)):
         if el_v.size() != el_other.size():
             prepend = f"Entry {idx} in " if is_other_tuple else ""
-            raise RuntimeError(f"{prepend}v has invalid size: should be {el_other.size()} but got {el_v.size()}.")
+            raise RuntimeError(f"{prepend}v has invalid size: should be {el_other.size()} but got "
+                               f"{el_v.size()}.")
 
 
 def _check_requires_grad(inputs, input_type, strict):
@@ -73,8 +74,8 @@ def _check_requires_grad(inputs, input_type, strict):
         return
     for i, inp in enumerate(inputs):
         if inp is None:
-            raise RuntimeError(f"The output of the user-provided function is independent of input {i}. This is "
-                               "not allowed in strict mode.")
+            raise RuntimeError(f"The output of the user-provided function is independent of input {i}. This "
+                               "is not allowed in strict mode.")
         if not inp.requires_grad:
             if input_type == "hessian":
                 raise RuntimeError(f"The hessian of the user-provided function with respect to input {i} is "
@@ -82,17 +83,17 @@ def _check_requires_grad(inputs, input_type, strict):
                                    "ensure that your function is thrice differentiable and that the hessian "
                                    "depends on the inputs.")
             if input_type == "jacobian":
-                raise RuntimeError("While computing the hessian, found that the jacobian of the user-provided "
-                                   f"function with respect to input {i} is independent of the input. This is not "
-                                   "allowed in strict mode. You should ensure that your function is twice "
-                                   "differentiable and that the jacobian depends on the inputs (this would be "
-                                   "violated by a linear function for example).")
+                raise RuntimeError("While computing the hessian, found that the jacobian of the "
+                                   f"user-provided function with respect to input {i} is independent of the "
+                                   "input. This is not allowed in strict mode. You should ensure that your "
+                                   "function is twice differentiable and that the jacobian depends on the "
+                                   "inputs (this would be violated by a linear function for example).")
             if input_type == "grad_inputs":
-                raise RuntimeError(f"The gradient with respect to input {i} is independent of the inputs of the "
-                                   "user-provided function. This is not allowed in strict mode.")
-            raise RuntimeError(f"Output {i} of the user-provided function does not require gradients. The outputs "
-                               "must be computed in a differentiable manner from the input when running in "
-                               "strict mode.")
+                raise RuntimeError(f"The gradient with respect to input {i} is independent of the inputs of "
+                                   "the user-provided function. This is not allowed in strict mode.")
+            raise RuntimeError(f"Output {i} of the user-provided function does not require gradients. The "
+                               "outputs must be computed in a differentiable manner from the input when "
+                               "running in strict mode.")
 
 
 def _autograd_grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None):
@@ -108,14 +109,14 @@ def _autograd_grad(outputs, inputs, grad_outputs=None, create_graph=False, retai
 _STAGE_MSG = {
     "back": "The output of the user-provided function is independent of input {i}. This is not allowed in "
             "strict mode.",
-    "back_trick": "The gradient with respect to the input is independent of entry {i} in the grad_outputs when "
-                  "using the double backward trick to compute forward mode gradients. This is not allowed in "
-                  "strict mode.",
-    "double_back": "The jacobian of the user-provided function is independent of input {i}. This is not allowed "
-                   "in strict mode.",
+    "back_trick": "The gradient with respect to the input is independent of entry {i} in the grad_outputs "
+                  "when using the double backward trick to compute forward mode gradients. This is not "
+                  "allowed in strict mode.",
+    "double_back": "The jacobian of the user-provided function is independent of input {i}. This is not "
+                   "allowed in strict mode.",
     "double_back_trick": "The hessian of the user-provided function is independent of entry {i} in the "
-                         "grad_jacobian. This is not allowed in strict mode as it prevents from using the double "
-                         "backward trick to replace forward mode AD.",
+                         "grad_jacobian. This is not allowed in strict mode as it prevents from using the "
+                         "double backward trick to replace forward mode AD.",
 }
 
 
@@ -129,8 +130,8 @@ def _fill_in_zeros(grads, refs, strict, create_graph, stage):
             g = zeros_like(refs[i])
         elif strict and create_graph and not g.requires_grad:
             what = "hessian" if "double" in stage else "jacobian"
-            raise RuntimeError(f"The {what} of the user-provided function is independent of input {i}. This is "
-                               "not allowed in strict mode when create_graph=True.")
+            raise RuntimeError(f"The {what} of the user-provided function is independent of input {i}. This "
+                               "is not allowed in strict mode when create_graph=True.")
         res.append(g)
     return tuple(res)
 
@@ -219,8 +220,9 @@ def _jacobian_reverse(func, inputs, create_graph, strict):
                                                f"input {k}. This is not allowed in strict mode.")
                         vj_k = Tensor._make(inp._device.xp.zeros_like(inp._data), inp._device)
                     elif strict and create_graph and not vj_k.requires_grad:
-                        raise RuntimeError("The jacobian of the user-provided function is independent of input "
-                                           f"{i}. This is not allowed in strict mode when create_graph=True.")
+                        raise RuntimeError("The jacobian of the user-provided function is independent of "
+                                           f"input {i}. This is not allowed in strict mode when "
+                                           "create_graph=True.")
                     rows[k].append(vj_k)
             jacobian.append(tuple(
                 _stack_rows(r, tuple(out.shape) + tuple(inp.shape), create_graph) if r else
@@ -234,7 +236,8 @@ def _jacobian_reverse(func, inputs, create_graph, strict):
 def _jacobian_forward(func, inputs, strict):
     from . import forward_ad as fwAD
     if strict:
-        raise RuntimeError('torch.autograd.functional.jacobian: `strict=True` and `strategy="forward-mode"` are '
+        raise RuntimeError('torch.autograd.functional.jacobian: `strict=True` and `strategy="forward-mode"` '
+                           'are '
                            'not supported together (yet). Please either set `strict=False` or '
                            '`strategy="reverse-mode"`.')
     Tensor = _tensor_cls()
@@ -249,7 +252,8 @@ def _jacobian_forward(func, inputs, strict):
                     t = x._device.xp.zeros(x._data.size, x._data.dtype)
                     if m == k:
                         t[j] = 1
-                    duals.append(fwAD.make_dual(x.detach(), Tensor._make(t.reshape(x._data.shape), x._device)))
+                    tangent = Tensor._make(t.reshape(x._data.shape), x._device)
+                    duals.append(fwAD.make_dual(x.detach(), tangent))
                 is_outputs_tuple, outs = _as_tuple(func(*duals), "outputs of the user-provided function",
                                                    "jacobian")
                 unpacked = [fwAD.unpack_dual(o) for o in outs]
@@ -275,18 +279,21 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
     """The Jacobian d func(inputs) / d inputs: block [i][j] has shape outputs[i].shape + inputs[j].shape."""
     if strategy not in ("forward-mode", "reverse-mode"):
         raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your '
-                             'function has more outputs than inputs, "forward-mode" tends to be more performant. '
+                             'function has more outputs than inputs, "forward-mode" tends to be more '
+                             'performant. '
                              'Otherwise, prefer to use "reverse-mode".')
     if strategy == "forward-mode":
         if create_graph:
             raise NotImplementedError('torch.autograd.functional.jacobian: `create_graph=True` and '
-                                      '`strategy="forward-mode"` are not supported together (yet). Please either '
+                                      '`strategy="forward-mode"` are not supported together (yet). Please '
+                                      'either '
                                       'set `create_graph=False` or `strategy="reverse-mode"`.')
         return _jacobian_forward(func, inputs, strict)
     return _jacobian_reverse(func, inputs, create_graph, strict)
 
 
-def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):
+def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
+            outer_jacobian_strategy="reverse-mode"):
     """The Hessian of a scalar function: block [i][j] has shape inputs[i].shape + inputs[j].shape."""
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
     if outer_jacobian_strategy not in ("forward-mode", "reverse-mode"):
@@ -320,7 +327,8 @@ def _scalar_output(outputs, is_outputs_tuple, fn_name):
     if is_outputs_tuple or not isinstance(outputs[0], _tensor_cls()):
         raise RuntimeError(f"The function given to {fn_name} should return a single Tensor")
     if outputs[0].nelement() != 1:
-        raise RuntimeError(f"The Tensor returned by the function given to {fn_name} should contain a single element")
+        raise RuntimeError(f"The Tensor returned by the function given to {fn_name} should contain a single "
+                           "element")
 
 
 def vhp(func, inputs, v=None, create_graph=False, strict=False):

@@ -13,6 +13,9 @@ class _GradState(threading.local):
 
 
 state = _GradState()
+# How many inference_mode(True) blocks are open in any thread: while 0, Tensor._make skips the thread-local
+# read of ``state.inference`` (it runs for every op output).
+inference_active = [0]
 
 
 def is_grad_enabled() -> bool:
@@ -123,9 +126,13 @@ class inference_mode(_DecoratorContextManager):
     def __enter__(self):
         self.prev = (state.enabled, state.inference)
         state.enabled, state.inference = not self.mode, bool(self.mode)
+        if self.mode:
+            inference_active[0] += 1
 
     def __exit__(self, *exc):
         state.enabled, state.inference = self.prev
+        if self.mode:
+            inference_active[0] -= 1
 
     def clone(self):
         return type(self)(self.mode)

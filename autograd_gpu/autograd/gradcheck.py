@@ -71,12 +71,13 @@ def _check_inputs(inputs):
     for idx, t in diff:
         if t.dtype.name not in ("float64", "complex128"):
             warnings.warn(f"Input #{idx} requires gradient and is not a double precision floating point or "
-                          "complex. This check will likely fail if all the inputs are not of double precision "
-                          "floating point or complex. ", stacklevel=4)
+                          "complex. This check will likely fail if all the inputs are not of double "
+                          "precision floating point or complex. ", stacklevel=4)
         if t._data.size and any(st == 0 and n > 1 for st, n in zip(t._data.strides, t._data.shape)):
-            raise RuntimeError(f"The {idx}th input has a dimension with stride 0. gradcheck only supports inputs "
-                               "that are non-overlapping to be able to compute the numerical gradients correctly. "
-                               "You should call .contiguous on the input before passing it to gradcheck.")
+            raise RuntimeError(f"The {idx}th input has a dimension with stride 0. gradcheck only supports "
+                               "inputs that are non-overlapping to be able to compute the numerical "
+                               "gradients correctly. You should call .contiguous on the input before passing "
+                               "it to gradcheck.")
     if not diff:
         raise ValueError("gradcheck expects at least one input tensor to require gradient, but none of them "
                          "have requires_grad=True.")
@@ -104,7 +105,7 @@ def _float_tensor(a, like):
     return _T()._make(dev.xp.asarray(data) if dev.type == "cuda" else data, dev)
 
 
-# --- numerical -----------------------------------------------------------------------------------------------
+# --- numerical ---------------------------------------------------------------------------------------------
 
 def _eval(func, inputs):
     from .grad_mode import no_grad
@@ -143,7 +144,7 @@ def _numerical_directional(func, inputs, t, u, eps):
     return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
 
 
-# --- analytical ----------------------------------------------------------------------------------------------
+# --- analytical --------------------------------------------------------------------------------------------
 
 def _vjp_rows(output, diff, vectors, check_grad_dtypes):
     """For each v in ``vectors`` (flat, output-sized): (v^T J) per input, flat, with the attribute checks."""
@@ -179,15 +180,16 @@ def _analytical_jacobian(output, diff, nondet_tol, check_grad_dtypes, vectors=No
         b = np.stack([r[j] for r in second], axis=1) if second else a
         if a.size and np.abs(a - b).max() > nondet_tol:
             raise GradcheckError("Backward is not reentrant, i.e., running backward with same input and "
-                                 "grad_output multiple times gives different values, although analytical gradient "
-                                 f"matches numerical gradient.The tolerance for nondeterminism was {nondet_tol}."
+                                 "grad_output multiple times gives different values, although analytical "
+                                 "gradient matches numerical gradient.The tolerance for nondeterminism was "
+                                 f"{nondet_tol}."
                                  + FAILED_NONDET_MSG)
         blocks.append(a)
     return blocks
 
 
 def _forward_jvp(func, inputs, diff, tangents, check_grad_dtypes):
-    """Output tangents (flat, per tensor output) for input tangents ``tangents`` (flat, one per diff input)."""
+    """Output tangents (flat, per tensor output) for ``tangents`` (flat, one per differentiable input)."""
     from . import forward_ad as fwAD
     args = list(inputs)
     with fwAD.dual_level():
@@ -221,7 +223,7 @@ def _forward_jacobian(func, inputs, diff, check_grad_dtypes):
     return jac
 
 
-# --- checks --------------------------------------------------------------------------------------------------
+# --- checks ------------------------------------------------------------------------------------------------
 
 def _notallclose_msg(a, n, output_idx, input_idx, forward=False):
     mode = "computed with forward mode " if forward else ""
@@ -281,14 +283,14 @@ def _fast_gradcheck(func, func_out, inputs, diff, out_idx, eps, rtol, atol, chec
             if use_forward_ad:
                 a, n, tol = res[k], n_Ju, atol * float(u.sum())
             else:
-                vJ = _analytical_jacobian(all_outs[k], diff, nondet_tol, check_grad_dtypes, [all_v[i]])[j][:, 0]
+                vJ = _analytical_jacobian(all_outs[k], diff, nondet_tol, check_grad_dtypes,
+                                          [all_v[i]])[j][:, 0]
                 a, n = float(vJ @ u), float(all_v[i] @ n_Ju)
                 tol = atol * float(u.sum()) * float(all_v[i].sum())
             if not _allclose(a, n, rtol, tol):
-                raise GradcheckError(_notallclose_msg(_scalar_or_tensor(a), _scalar_or_tensor(n), i, j,
-                                                      use_forward_ad)
-                                     + _slow_mode_error(func, inputs, diff, all_outs, k, j, i, rtol, atol, eps,
-                                                        use_forward_ad))
+                msg = _notallclose_msg(_scalar_or_tensor(a), _scalar_or_tensor(n), i, j, use_forward_ad)
+                raise GradcheckError(msg + _slow_mode_error(func, inputs, diff, all_outs, k, j, i, rtol, atol,
+                                                            eps, use_forward_ad))
 
 
 def _scalar_or_tensor(x):
@@ -303,11 +305,10 @@ def _slow_mode_error(func, inputs, diff, all_outs, k, j, i, rtol, atol, eps, use
         a = _analytical_jacobian(all_outs[k], diff, float("inf"), False)[j]
     max_diff = float(np.abs(n - a).max()) if n.size else 0.0
     msg = ("\nThe above quantities relating the numerical and analytical jacobians are computed \n"
-           "in fast mode. See: https://github.com/pytorch/pytorch/issues/53876 for more background \n"
-           "about fast mode. Below, we recompute numerical and analytical jacobians in slow mode:\n\n"
-           f"Numerical:\n {_as_printed(n)}\n"
-           f"Analytical:\n{_as_printed(a)}\n\n"
-           f"The max per-element difference (slow mode) is: {max_diff}.\n")
+           "in fast mode. See: https://github.com/pytorch/pytorch/issues/53876 for more background \nabout "
+           "fast mode. Below, we recompute numerical and analytical jacobians in slow mode:\n\nNumerical:\n "
+           f"{_as_printed(n)}\nAnalytical:\n{_as_printed(a)}\n\nThe max per-element difference (slow mode) "
+           f"is: {max_diff}.\n")
     if _allclose(a, n, rtol, atol):
         msg += FAST_FAIL_SLOW_OK_MSG
     return msg
@@ -345,8 +346,8 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
     if check_batched_forward_grad and not check_forward_ad:
         raise AssertionError("Setting check_batched_forward_grad=True requires check_forward_ad to be True")
     try:
-        return _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_grad_dtypes, check_forward_ad,
-                                 check_backward_ad, fast_mode)
+        return _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_grad_dtypes,
+                                 check_forward_ad, check_backward_ad, fast_mode)
     except GradcheckError:
         if raise_exception:
             raise
@@ -373,8 +374,9 @@ def _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_grad_dtyp
     return True
 
 
-def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-                  gen_non_contig_grad_outputs: bool = False, raise_exception: bool = True, nondet_tol: float = 0.0,
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, gen_non_contig_grad_outputs: bool = False, raise_exception: bool = True,
+                  nondet_tol: float = 0.0,
                   check_undefined_grad: bool = True, check_grad_dtypes: bool = False,
                   check_batched_grad: bool = False, check_fwd_over_rev: bool = False,
                   check_rev_over_rev: bool = True, fast_mode: bool = False, masked: bool = False) -> bool:
@@ -411,6 +413,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
         return tuple(g for g in grads if g is not None)
 
     return gradcheck(new_func, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception, nondet_tol=nondet_tol, check_grad_dtypes=check_grad_dtypes,
+                     raise_exception=raise_exception, nondet_tol=nondet_tol,
+                     check_grad_dtypes=check_grad_dtypes,
                      fast_mode=fast_mode, check_forward_ad=check_fwd_over_rev,
                      check_backward_ad=check_rev_over_rev)

@@ -197,8 +197,8 @@ class PackedResult:
         t = self.unpack(self.packed)
         from ..tensor import Tensor
         if not isinstance(t, Tensor):
-            raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got result of type "
-                            f"{type(t).__name__}")
+            raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got result of "
+                            f"type {type(t).__name__}")
         if t.grad_fn is node:
             return t
         r = Tensor._make(t._data, t._device, True, node, output_nr)

@@ -67,7 +67,7 @@ def _checked(fn):
 
 
 def register_tensor_hook(t, fn) -> RemovableHandle:
-    """Tensor.register_hook: ``fn(grad) -> Tensor or None`` runs when the gradient w.r.t. ``t`` is computed."""
+    """Tensor.register_hook: ``fn(grad) -> Tensor or None`` runs on the gradient w.r.t. ``t``."""
     if not t._requires_grad:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     node = t.grad_fn
@@ -87,7 +87,7 @@ def register_tensor_hook(t, fn) -> RemovableHandle:
 
 
 def register_post_accumulate_grad_hook(t, fn) -> RemovableHandle:
-    """Tensor.register_post_accumulate_grad_hook: ``fn(tensor)`` runs after ``tensor.grad`` was accumulated."""
+    """Tensor.register_post_accumulate_grad_hook: ``fn(tensor)`` runs once ``tensor.grad`` is updated."""
     if not t._requires_grad:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     if t.grad_fn is not None:

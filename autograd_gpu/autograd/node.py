@@ -85,7 +85,8 @@ class Node:
     def _release(self):
         """Free what was saved for backward (called by the engine unless retain_graph)."""
         d = self.__dict__
-        arrays = [k for k, v in d.items() if hasattr(v, "shape") and hasattr(v, "dtype")]
+        arrays = [k for k, v in d.items()
+                  if type(v) not in _PLAIN and hasattr(v, "shape") and hasattr(v, "dtype")] if d else ()
         if self._saved or self._result is not None or arrays:
             self._released = True
             self._saved = ()
@@ -195,27 +196,39 @@ class Op(Node):
         if _fw_enabled[0]:  # a forward-AD dual level is active: tangents ride along
             from .forward_ad import _dual_apply
             return _dual_apply(cls, inputs, params)
-        node = cls.__new__(cls)
-        dev = inputs[0]._device
-        for t in inputs:
-            if t._device is not dev:
-                _mismatch_error(inputs, dev)
+        node = _new(cls)
+        n = len(inputs)
+        x = inputs[0]
+        dev = x._device
         node.dev = dev
         try:
-            out = node.forward(*[t._data for t in inputs], **params)
+            if n == 1:
+                out = node.forward(x._data, **params)
+            elif n == 2:
+                y = inputs[1]
+                if y._device is not dev:
+                    _mismatch_error(inputs, dev)
+                out = node.forward(x._data, y._data, **params)
+            else:
+                arrays = []
+                for t in inputs:
+                    if t._device is not dev:
+                        _mismatch_error(inputs, dev)
+                    arrays.append(t._data)
+                out = node.forward(*arrays, **params)
         except ValueError:
             err = _broadcast_error(inputs)
             if err is None:
                 raise
             raise err from None
-        make = Tensor._make
         if _grad_state.enabled:
             for t in inputs:
                 if t._requires_grad:
                     return node._record(inputs, out)
+        make = Tensor._make
         dev = node.dev  # forward may move the result (Tensor.to)
         if type(out) is tuple:
-            return tuple(make(o, dev) for o in out)
+            return tuple([make(o, dev) for o in out])
         return make(out, dev)
 
     def _record(self, inputs, out):
@@ -225,9 +238,43 @@ class Op(Node):
         self._released = False
         self._pre_hooks = self._post_hooks = self._tensor_hooks = self._retained = None
         self._anomaly_trace = None
-        self.next_functions = tuple([edge_of(t) for t in inputs])
-        self.needs_input_grad = tuple([t._requires_grad for t in inputs])
-        self._input_meta = tuple([(t._data.shape, t._data.dtype) for t in inputs])
+        # edges, which inputs need a gradient, and the shapes/dtypes gradients return to (unrolled for the
+        # common one- and two-input ops: this runs for every recorded op)
+        if len(inputs) == 1:
+            x = inputs[0]
+            fn = x.grad_fn
+            self.next_functions = ((fn, x._output_nr) if fn is not None else edge_of(x),)
+            self.needs_input_grad = _NEED1
+            d = x._data
+            self._input_meta = ((d.shape, d.dtype),)
+        elif len(inputs) == 2:
+            x, y = inputs
+            fn = x.grad_fn
+            ex = (fn, x._output_nr) if fn is not None else edge_of(x) if x._requires_grad else _NO_EDGE
+            fn = y.grad_fn
+            ey = (fn, y._output_nr) if fn is not None else edge_of(y) if y._requires_grad else _NO_EDGE
+            self.next_functions = (ex, ey)
+            self.needs_input_grad = (x._requires_grad, y._requires_grad)
+            d, e = x._data, y._data
+            self._input_meta = ((d.shape, d.dtype), (e.shape, e.dtype))
+        else:
+            edges = []
+            needs = []
+            meta = []
+            for t in inputs:
+                fn = t.grad_fn
+                if fn is not None:
+                    edges.append((fn, t._output_nr))
+                elif t._requires_grad:
+                    edges.append(edge_of(t))
+                else:
+                    edges.append(_NO_EDGE)
+                needs.append(t._requires_grad)
+                d = t._data
+                meta.append((d.shape, d.dtype))
+            self.next_functions = tuple(edges)
+            self.needs_input_grad = tuple(needs)
+            self._input_meta = tuple(meta)
         save = self.save
         if save:
             saved = self._saved = tuple([inputs[i] for i in save])
@@ -241,7 +288,7 @@ class Op(Node):
             nd = self.non_differentiable
             self._n_out = len(out)
             self._out_meta = tuple([(o.shape, o.dtype) for o in out])
-            outs = tuple(make(o, dev) if i in nd else make(o, dev, True, self, i) for i, o in enumerate(out))
+            outs = tuple([make(o, dev) if i in nd else make(o, dev, True, self, i) for i, o in enumerate(out)])
             self._result = None
             if _record_hooks[0]:
                 from .graph import _on_record
@@ -258,6 +305,20 @@ class Op(Node):
             from .graph import _on_record
             _on_record(self, res)
         return res
+
+
+_new = object.__new__
+_NO_EDGE = (None, 0)
+_NEED1 = (True,)  # a one-input op is recorded only when its input requires grad
+_PLAIN = frozenset((int, float, bool, str, tuple, type(None)))  # node params that can't hold an array
+
+
+def raw_backward() -> bool:
+    """Whether a backward may compute on raw arrays and wrap the result: no graph of the backward is being
+    recorded (create_graph=False) and no forward-AD tangent must flow through it. Hot ops use it to skip
+    the per-op dispatch of their Tensor-op formula; the formula stays the reference (and the double-backward
+    path)."""
+    return not _grad_state.enabled and not _fw_enabled[0]
 
 
 _anomaly_enabled = [False]

@@ -17,10 +17,21 @@ from . import _cupy
 _TYPES = ("cpu", "cuda", "cuda_emulated")
 
 
+class _ArrayModule:
+    """A lazily computed, then cached, attribute (CuPy is imported only when a cuda device is used)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj, cls=None):
+        return self if obj is None else self.fn(obj)
+
+
 class Device:
     """torch.device look-alike: ``Device('cuda:0')``, ``.type``, ``.index``."""
 
-    __slots__ = ("type", "index", "uses_kernels", "_str")
+    __slots__ = ("type", "index", "uses_kernels", "_str", "__dict__")
     _interned: dict = {}
 
     def __new__(cls, type_or_str="cpu", index: int | None = None):
@@ -37,14 +48,18 @@ class Device:
             canon.type, canon.index = dev_type, dev_index
             canon.uses_kernels = dev_type != "cpu"
             canon._str = dev_type if dev_index is None else f"{dev_type}:{dev_index}"
+            if dev_type != "cuda":
+                canon.xp = np  # an instance attribute: read on every op, so no property call
             cls._interned[(dev_type, dev_index)] = canon
         cls._interned[key] = canon
         return canon
 
-    @property
+    @_ArrayModule
     def xp(self):
         """The array module holding this device's arrays (numpy, or cupy on a real GPU)."""
-        return _cupy.import_cupy() if self.type == "cuda" else np
+        xp = _cupy.import_cupy() if self.type == "cuda" else np
+        self.xp = xp  # cached in the instance dict, which takes precedence over this non-data descriptor
+        return xp
 
     def __repr__(self):
         if self.index is None:

@@ -60,3 +60,12 @@ def promote_all(*ts):
     rt = _dtype.result_type_np([t._data for t in ts if t is not None])
     dt = _dtype.from_numpy_dtype(rt)
     return tuple(t if t is None or t._data.dtype == rt else t.to(dt) for t in ts)
+
+
+_F16 = np.dtype(np.float16)
+
+
+def opmath(x):
+    """float16 computes in float32 (PyTorch's opmath type): composite formulas and long sums lose too much,
+    and overflow, in half precision. Other dtypes pass through."""
+    return x.astype(np.float32) if x.dtype == _F16 else x

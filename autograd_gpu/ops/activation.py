@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import _dtype
-from ..autograd.node import Op
+from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._nnutil import const as _const, fused as _fused, kernels as _kernels, require_float as _require_float
 from .inplace import _method
@@ -121,7 +121,11 @@ class ReluBackward0(Op):
         return self.dev.xp.maximum(x, x.dtype.type(0))  # maximum propagates NaN like torch.relu
 
     def backward(self, g):
-        return ThresholdBackwardBackward0.apply(g, self.result, threshold=0)
+        r = self.result
+        if not self.dev.uses_kernels and raw_backward():  # (every MLP layer: skip the op dispatch)
+            gd = g._data
+            return Tensor._make(np.where(r._data <= 0, gd.dtype.type(0), gd), g._device)
+        return ThresholdBackwardBackward0.apply(g, r, threshold=0)
 
 
 class ThresholdBackwardBackward0(Op):

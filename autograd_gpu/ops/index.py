@@ -144,9 +144,9 @@ def _parse(x: Tensor, index):
             dim += 1
         elif kind == "slice":
             s = shape[dim]
-            start, stop, step = v.indices(s)
-            n = len(range(start, stop, step))
-            if single_slice or not (start == 0 and n == s and step == 1):
+            n = len(range(*v.indices(s)))
+            # PyTorch skips a slice only when start is literally 0 (or None), step 1 and stop reaches the end
+            if single_slice or not (not v.start and (v.step or 1) == 1 and (v.stop is None or v.stop >= s)):
                 name = "slice"
             basic.append(v)
             vshape.append(n)
@@ -156,15 +156,12 @@ def _parse(x: Tensor, index):
             vshape.append(1)
             name = "unsqueeze"
         elif kind == "ell":
-            if seen_ellipsis:
-                continue  # PyTorch expands the first ``...``; later ones select nothing more
-            seen_ellipsis = True
-            n = ndim - consumed
-            basic.extend([_FULL] * n)
-            vshape.extend(shape[dim:dim + n])
-            dim += n
-            pos += n
-            continue
+            if not seen_ellipsis:  # PyTorch expands the first ``...``; later ones select nothing more
+                seen_ellipsis = True
+                n = ndim - consumed
+                basic.extend([_FULL] * n)
+                vshape.extend(shape[dim:dim + n])
+                dim += n
         elif kind == "bool":  # x[True]: a new dim of size 1 (0 for False), indexed like a tensor
             basic.append(None)
             adv[len(vshape)] = dev.xp.zeros(1 if v else 0, dtype=np.int64)
@@ -284,7 +281,7 @@ def _setitem(self: Tensor, index, value) -> None:
     v = value._data if isinstance(value, Tensor) else value
     if adv is None:
         view[...] = v
-    else:
+    elif view.size:
         if self._device.type == "cuda":
             _check_bounds(view.shape, adv)
         try:

@@ -95,6 +95,8 @@ class IndexBackward0(_HoldsIndex):
     def forward(self, x, basic=None, adv=None):
         self.shape, self.basic, self.adv = x.shape, basic, adv
         v = x if basic is None else x[basic]
+        if v.size == 0:  # PyTorch reads nothing from an empty tensor, so it checks no index
+            return self.dev.xp.zeros(adv_shape(v.shape, adv), v.dtype)
         if self.dev.type == "cuda":
             _check_bounds(v.shape, adv)  # CuPy wraps out-of-range indices instead of raising
         try:
@@ -138,7 +140,7 @@ class IndexPutBackward0(_HoldsIndex):
             xp = self.dev.xp
             accumulate_at(self.dev, view, adv, xp.broadcast_to(xp.asarray(val, dtype=out.dtype),
                                                                adv_shape(view.shape, adv)))
-        else:
+        elif view.size:
             if self.dev.type == "cuda":
                 _check_bounds(view.shape, adv)
             try:
@@ -185,6 +187,8 @@ def add_rows(dev, out, index, src):
 def accumulate_at(dev, out, adv, src):
     """In place: out[adv] += src with repeated positions accumulating (index_put(accumulate=True))."""
     xp = dev.xp
+    if out.size == 0:
+        return
     if all(type(a) is slice or a.dtype.kind == "b" for a in adv):
         out[adv] = src  # masks reach each element at most once: a plain store
         return
@@ -230,31 +234,27 @@ def _host(a):
 
 
 def _index_error(vshape, adv, err=None):
-    """PyTorch's IndexError for an out-of-range index array (or index arrays that don't broadcast)."""
-    j = d = 0
-    shapes = []
+    """PyTorch's IndexError for index arrays that don't broadcast, or else for an out-of-range index."""
+    shapes = [[int(a.sum())] if a.dtype.kind == "b" else list(a.shape) for a in adv if type(a) is not slice]
+    try:
+        np.broadcast_shapes(*[tuple(s) for s in shapes])
+    except ValueError:
+        return IndexError("shape mismatch: indexing tensors could not be broadcast together with shapes "
+                          + ", ".join(str(s) for s in shapes))
+    j = d = 0  # j: PyTorch numbers the dims of the index tensors only (a k-d mask counts k)
     for a in adv:
-        if type(a) is slice:
-            d += 1
-            continue
-        if a.dtype.kind == "b":
-            shapes.append([int(a.sum())])
-            j += a.ndim
-            d += a.ndim
+        if type(a) is slice or a.dtype.kind == "b":
+            n = 1 if type(a) is slice else a.ndim
+            d += n
+            j += 0 if type(a) is slice else n
             continue
         s = vshape[d]
         h = _host(a).reshape(-1)
         bad = (h < -s) | (h >= s)
         if bad.any():
             return IndexError(f"index {h[bad][0]} is out of bounds for dimension {j} with size {s}")
-        shapes.append(list(a.shape))
         j += 1
         d += 1
-    try:
-        np.broadcast_shapes(*[tuple(s) for s in shapes])
-    except ValueError:
-        return IndexError("shape mismatch: indexing tensors could not be broadcast together with shapes "
-                          + ", ".join(str(s) for s in shapes))
     return err if err is not None else IndexError("invalid index")
 
 

@@ -6,8 +6,11 @@ written back into this tensor's memory, and the tensor takes the new node as its
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _dtype
 from ..autograd.grad_mode import state as _grad_state
+from ..backend.device import CPU as _CPU
 from ..autograd import node as _node
 from ..autograd.node import Op
 from ..tensor import Tensor
@@ -110,6 +113,40 @@ def _method(fn_name, module):
             import importlib
             cache.append(getattr(importlib.import_module(module), fn_name))
         return apply_inplace(self, cache[0], *args, **kwargs)
+    method.__name__ = fn_name + "_"
+    return method
+
+
+def _arith_method(fn_name, ufunc_name):
+    """add_/sub_/mul_/div_: without gradient tracking, a same-dtype, same-shape Tensor or a Python number
+    operand on cpu is applied with the NumPy ufunc writing into self (one pass, no temporary: SGD's
+    ``p -= lr * p.grad``); everything else takes apply_inplace. The result is bit-identical either way."""
+    slow = _method(fn_name, "autograd_gpu.ops.pointwise")
+    ufunc = getattr(np, ufunc_name)
+
+    def method(self, other, **kwargs):
+        if kwargs and (len(kwargs) > 1 or kwargs.get("alpha", 0) != 1):
+            return slow(self, other, **kwargs)
+        d = self._data
+        if self._device is not _CPU or self._fw_grad is not None:
+            return slow(self, other, **kwargs)
+        if isinstance(other, Tensor):
+            od = other._data
+            if (od.dtype is not d.dtype and od.dtype != d.dtype) or od.shape != d.shape \
+                    or other._device is not _CPU or other._fw_grad is not None or d.dtype.kind != "f":
+                return slow(self, other, **kwargs)
+            if _grad_state.enabled and (self._requires_grad or other._requires_grad):
+                return slow(self, other, **kwargs)
+        elif type(other) is float or type(other) is int:
+            if d.dtype.kind != "f" or (_grad_state.enabled and self._requires_grad):
+                return slow(self, other, **kwargs)
+            od = other
+        else:
+            return slow(self, other, **kwargs)
+        self._check_inplace()
+        ufunc(d, od, out=d)
+        self._version[0] += 1
+        return self
     method.__name__ = fn_name + "_"
     return method
 
@@ -237,13 +274,13 @@ def _broadcast_error(ds, ss):
 
 TENSOR_METHODS = {
     "zero_": zero_, "fill_": fill_, "copy_": copy_,
-    "add_": _method("add", "autograd_gpu.ops.pointwise"),
-    "sub_": _method("sub", "autograd_gpu.ops.pointwise"),
-    "subtract_": _method("sub", "autograd_gpu.ops.pointwise"),
-    "mul_": _method("mul", "autograd_gpu.ops.pointwise"),
-    "multiply_": _method("mul", "autograd_gpu.ops.pointwise"),
-    "div_": _method("div", "autograd_gpu.ops.pointwise"),
-    "divide_": _method("div", "autograd_gpu.ops.pointwise"),
+    "add_": _arith_method("add", "add"),
+    "sub_": _arith_method("sub", "subtract"),
+    "subtract_": _arith_method("sub", "subtract"),
+    "mul_": _arith_method("mul", "multiply"),
+    "multiply_": _arith_method("mul", "multiply"),
+    "div_": _arith_method("div", "true_divide"),
+    "divide_": _arith_method("div", "true_divide"),
     "pow_": _method("pow", "autograd_gpu.ops.pointwise"),
     "neg_": _method("neg", "autograd_gpu.ops.pointwise"),
 }

@@ -1,9 +1,13 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting), mm, bmm, dot, outer. cuBLAS via CuPy on GPU."""
 from __future__ import annotations
 
-from ..autograd.node import Op
+from ..autograd.grad_mode import no_grad, state as _grad_state
+from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._util import promote
+from .shape import SqueezeBackward1, _view_of
+
+_make = Tensor._make
 
 
 def _dt(t):
@@ -17,6 +21,14 @@ def _check_same_dtype(op, a, b):
                            f"{op}: expected both vectors to have same dtype, but found {_dt(a)} and {_dt(b)}")
 
 
+def _mat2_grad(g, a, b):
+    """a.T @ g laid out like b (PyTorch's mm_mat2_backward): when b is a transposed view (weight.t() in
+    linear), (g.T @ a).T, so the gradient reaching the weight through TBackward0 is contiguous."""
+    if b.flags.f_contiguous and not b.flags.c_contiguous:
+        return (g.T @ a).T
+    return a.T @ g
+
+
 class MmBackward0(Op):
     save = (0, 1)
 
@@ -26,7 +38,44 @@ class MmBackward0(Op):
     def backward(self, g):
         a, b = self.saved_tensors
         need = self.needs_input_grad
+        if raw_backward():
+            dev, gd = g._device, g._data
+            return (_make(gd @ b._data.T, dev) if need[0] else None), \
+                (_make(_mat2_grad(gd, a._data, b._data), dev) if need[1] else None)
         return (g.mm(b.mT) if need[0] else None), (a.mT.mm(g) if need[1] else None)
+
+
+class AddmmBackward0(Op):
+    """beta input + alpha (mat1 @ mat2): nn.functional.linear's node for 2-D inputs (one BLAS call and an
+    in-place bias add)."""
+    save = (1, 2)
+
+    def forward(self, c, a, b, beta=1, alpha=1):
+        self.beta, self.alpha = beta, alpha
+        out = a @ b
+        if alpha != 1:
+            out *= out.dtype.type(alpha)
+        if beta == 1:
+            out += c
+        elif beta != 0:  # beta = 0 ignores input, nan and inf included (PyTorch)
+            out += c * c.dtype.type(beta)
+        return out
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        need = self.needs_input_grad
+        beta, alpha = self.beta, self.alpha
+        if raw_backward():
+            dev, gd = g._device, g._data
+            ga = gd if alpha == 1 else gd * gd.dtype.type(alpha)
+            gc = None
+            if need[0]:  # the engine sums it to input's shape (the bias row)
+                gc = g if beta == 1 else _make(gd * gd.dtype.type(beta), dev)
+            return gc, (_make(ga @ b._data.T, dev) if need[1] else None), \
+                (_make(_mat2_grad(ga, a._data, b._data), dev) if need[2] else None)
+        ga = g if alpha == 1 else g * alpha
+        gc = (g if beta == 1 else g * beta) if need[0] else None
+        return gc, (ga.mm(b.mT) if need[1] else None), (a.mT.mm(ga) if need[2] else None)
 
 
 class DotBackward0(Op):
@@ -106,7 +155,12 @@ def matmul(input, other):
     if na == 2 and nb == 1:
         return MvBackward0.apply(a, b)
     if na == 1 and nb == 2:  # (k) @ (k, n): PyTorch computes it as a squeezed mm
-        return MmBackward0.apply(a.unsqueeze(0), b).squeeze(0)
+        if a._requires_grad and _grad_state.enabled:
+            a2 = a.unsqueeze(0)
+        else:  # an untracked view: no node to record, so no op dispatch
+            a2 = _view_of(_make(a._data.reshape(1, -1), a._device), a)
+        out = MmBackward0.apply(a2, b)
+        return _view_of(SqueezeBackward1.apply(out, dims=(0,)), out)
     if nb == 1:
         return UnsafeViewBackward0.apply(a, b.unsqueeze(-1)).squeeze(-1)
     if na == 1:
@@ -125,6 +179,33 @@ def mm(input, mat2):
     if input._data.shape[1] != mat2._data.shape[0]:
         raise _mat_shape_error(input, mat2)
     return MmBackward0.apply(input, mat2)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    """beta * input + alpha * (mat1 @ mat2), input broadcast to the product's shape."""
+    if mat1._data.ndim != 2:
+        raise RuntimeError("mat1 must be a matrix, got %d-D tensor" % mat1._data.ndim)
+    if mat2._data.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix, got %d-D tensor" % mat2._data.ndim)
+    dc, d1, d2 = input._data.dtype, mat1._data.dtype, mat2._data.dtype
+    if dc != d2:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_tn(dc)} and {_tn(d2)}")
+    if d1 != d2:
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_tn(d1)} and {_tn(d2)}")
+    (n, k), (k2, m) = mat1._data.shape, mat2._data.shape
+    if k != k2:
+        raise _mat_shape_error(mat1, mat2)
+    cs = input._data.shape
+    if cs != (m,) and cs != (n, m):
+        with no_grad():
+            input.expand(n, m)  # PyTorch's error for an input that doesn't broadcast to (n, m)
+    return AddmmBackward0.apply(input, mat1, mat2, beta=beta, alpha=alpha)
+
+
+def _tn(np_dtype):
+    from .. import _dtype
+    return {"float32": "Float", "float64": "Double", "float16": "Half"}.get(
+        np_dtype.name, _dtype.from_numpy_dtype(np_dtype).name)
 
 
 def bmm(input, mat2):
@@ -170,4 +251,5 @@ def mv(input, vec):
     return MvBackward0.apply(input, vec)
 
 
-TENSOR_METHODS = {"matmul": matmul, "mm": mm, "bmm": bmm, "dot": dot, "outer": outer, "ger": outer, "mv": mv}
+TENSOR_METHODS = {"matmul": matmul, "mm": mm, "addmm": addmm, "bmm": bmm, "dot": dot, "outer": outer, "ger": outer,
+                  "mv": mv}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.node import Op
+from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._nnutil import (const, fused as _fused, kernels as _kernels, not_differentiable, reduction_arg,
                       size_str, warn_target_size)
@@ -19,10 +19,17 @@ from .loss_nll import cross_entropy, nll_loss  # noqa: F401  (re-exported)
 
 def _reduce_array(loss, reduction):
     if reduction == "mean":
+        if loss.dtype.kind == "f" and loss.dtype.itemsize >= 4 and type(loss) is np.ndarray and loss.size:
+            # what ndarray.mean computes (pairwise sum in the dtype, then / n in the dtype), minus the
+            # microseconds of its Python wrapper
+            return _add_reduce(loss, axis=None) / loss.dtype.type(loss.size)
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
     return loss
+
+
+_add_reduce = np.add.reduce
 
 
 def _scaled(g, scale):
@@ -44,7 +51,11 @@ class BinaryCrossEntropyWithLogitsBackward0(Op):
             loss = _fused().bce_with_logits_fwd(self.dev, x, y, w, pw)
         else:
             xp = self.dev.xp
-            sp = xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)
+            sp = xp.abs(x) if x.ndim else xp.abs(x.reshape(1)).reshape(())  # (0-d ufuncs give scalars)
+            xp.negative(sp, out=sp)
+            xp.exp(sp, out=sp)
+            xp.log1p(sp, out=sp)
+            sp += xp.maximum(-x, 0)  # softplus(-x), in one temporary
             loss = (1 - y) * x + ((1 + (pw - 1) * y) * sp if pw is not None else sp)
             if w is not None:
                 loss = loss * w
@@ -58,8 +69,14 @@ class BinaryCrossEntropyWithLogitsBackward0(Op):
         need = self.needs_input_grad
         grads = [None] * len(saved)
         if need[0]:
-            grads[0] = BinaryCrossEntropyWithLogitsBackwardBackward0.apply(
-                g, x, y, *extra, has_weight=self.has_w, has_pos_weight=self.has_pw, scale=scale)
+            if not self.dev.uses_kernels and raw_backward():  # no graph to record: the NumPy formula directly
+                w = extra[0]._data if self.has_w else None
+                pw = extra[-1]._data if self.has_pw else None
+                grads[0] = Tensor._make(_bce_logits_dx(self.dev.xp, _scaled(g._data, scale), x._data, y._data,
+                                                       w, pw), g._device)
+            else:
+                grads[0] = BinaryCrossEntropyWithLogitsBackwardBackward0.apply(
+                    g, x, y, *extra, has_weight=self.has_w, has_pos_weight=self.has_pw, scale=scale)
         if need[1]:  # dl/dy = w [-x + (p - 1) softplus(-x)]
             dy = -x
             if self.has_pw:
@@ -81,10 +98,7 @@ class BinaryCrossEntropyWithLogitsBackwardBackward0(Op):
         gy = _scaled(g, scale)
         if _kernels(self.dev, x):
             return _fused().bce_with_logits_bwd(self.dev, x, y, gy, w, pw)
-        xp = self.dev.xp
-        s = xp.tanh(x * 0.5) * 0.5 + 0.5
-        dx = s - y if pw is None else s * (1 + (pw - 1) * y) - pw * y
-        return gy * (dx if w is None else dx * w)
+        return _bce_logits_dx(self.dev.xp, gy, x, y, w, pw)
 
     def backward(self, gg):
         saved = self.saved_tensors
@@ -106,6 +120,12 @@ class BinaryCrossEntropyWithLogitsBackwardBackward0(Op):
             if need[2]:  # d/dy: (p - 1) σ - p
                 grads[2] = c * ((pw - 1) * s - pw if pw is not None else -1)
         return tuple(grads)
+
+
+def _bce_logits_dx(xp, gy, x, y, w, pw):
+    s = xp.tanh(x * 0.5) * 0.5 + 0.5
+    dx = s - y if pw is None else s * (1 + (pw - 1) * y) - pw * y
+    return gy * (dx if w is None else dx * w)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,

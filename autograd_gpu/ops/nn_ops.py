@@ -15,14 +15,18 @@ from ..autograd.node import Op
 from ..random import default_generator as _gen
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, const, fused as _fused, kernels as _kernels
-from .linalg import matmul, mm
+from .linalg import addmm, matmul, mm
 from .nn_pad import pad  # noqa: F401  (re-exported)
 from .shape import t as _t
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias."""
-    out = mm(input, _t(weight)) if input._data.ndim == 2 else matmul(input, _t(weight))
+    if input._data.ndim == 2:
+        if bias is not None:  # PyTorch's addmm: one matmul with the bias added in place
+            return addmm(bias, input, _t(weight))
+        return mm(input, _t(weight))
+    out = matmul(input, _t(weight))
     return out if bias is None else out + bias
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from .. import _dtype
 from ..autograd.node import Op
 from ..tensor import Tensor
-from ._pw_common import const, keep, not_implemented, promote_all, quiet, zeros_grad
+from ._pw_common import const, keep, not_implemented, opmath, promote_all, quiet, zeros_grad
 from ._util import is_scalar, promote, scalar_out_dtype
 
 
@@ -75,7 +75,13 @@ def _floor_div_fn(dev, x, y):
     return _div_arrays(dev, _scalar_cast(x, y), y, "floor")
 
 
+def _check_not_bool(kernel, x, y, dev):
+    if x.dtype.kind == "b" and getattr(y, "dtype", np.dtype(np.bool_)).kind == "b":
+        raise not_implemented(kernel, x.dtype, dev)
+
+
 def _remainder_fn(dev, x, y):
+    _check_not_bool("remainder_cpu", x, y, dev)
     x = _scalar_cast(x, y)
     _check_int_divisor(x, y)
     with quiet():
@@ -83,6 +89,7 @@ def _remainder_fn(dev, x, y):
 
 
 def _fmod_fn(dev, x, y):
+    _check_not_bool("fmod_cpu", x, y, dev)
     x = _scalar_cast(x, y)
     _check_int_divisor(x, y)
     with quiet():
@@ -217,7 +224,9 @@ class LerpBackward0(Op):
         if x.dtype.kind != "f":
             raise not_implemented("lerp_kernel_scalar", x.dtype, self.dev)
         self.w = weight
-        return x + weight * (end - x) if abs(weight) < 0.5 else end - (end - x) * (1 - weight)
+        dt, x, end = x.dtype, opmath(x), opmath(end)
+        r = x + weight * (end - x) if abs(weight) < 0.5 else end - (end - x) * (1 - weight)
+        return r.astype(dt, copy=False)
 
     def backward(self, g):
         need = self.needs_input_grad
@@ -230,7 +239,9 @@ class LerpBackward1(Op):
     def forward(self, x, end, w):
         if x.dtype.kind != "f":
             raise not_implemented("lerp_kernel_tensor", x.dtype, self.dev)
-        return self.dev.xp.where(self.dev.xp.abs(w) < 0.5, x + w * (end - x), end - (end - x) * (1 - w))
+        dt, x, end, w = x.dtype, opmath(x), opmath(end), opmath(w)
+        xp = self.dev.xp
+        return xp.where(xp.abs(w) < 0.5, x + w * (end - x), end - (end - x) * (1 - w)).astype(dt, copy=False)
 
     def backward(self, g):
         x, end, w = self.saved_tensors
@@ -255,7 +266,8 @@ class AddcmulBackward0(Op):
 
     def forward(self, x, t1, t2, value=1):
         self.value = value
-        return x + value * t1 * t2 if value != 1 else x + t1 * t2
+        dt, x, t1, t2 = x.dtype, opmath(x), opmath(t1), opmath(t2)
+        return (x + value * t1 * t2 if value != 1 else x + t1 * t2).astype(dt, copy=False)
 
     def backward(self, g):
         t1, t2 = self.saved_tensors
@@ -268,8 +280,9 @@ class AddcdivBackward0(Op):
 
     def forward(self, x, t1, t2, value=1):
         self.value = value
+        dt, x, t1, t2 = x.dtype, opmath(x), opmath(t1), opmath(t2)
         with quiet():
-            return x + value * (t1 / t2)
+            return (x + value * (t1 / t2)).astype(dt, copy=False)
 
     def backward(self, g):
         t1, t2 = self.saved_tensors
@@ -307,7 +320,13 @@ class Atan2Backward0(Op):
     def backward(self, g):
         y, x = self.saved_tensors
         need = self.needs_input_grad
-        r = g / (x * x + y * y)
+        d = x * x + y * y
+        zero = d._data == 0
+        if zero.any():  # atan2(0, 0): gradient 0 like PyTorch; a safe denominator keeps 2nd order finite
+            from .pointwise_logic import where
+            d = where(const(zero, d), 1.0, d)
+            g = keep(~zero, g)
+        r = g / d
         return (r * x if need[0] else None), (-r * y if need[1] else None)
 
 

@@ -7,12 +7,12 @@ ClampBackwardBackward0, which is one fused kernel launch (kernels/activations.cu
 """
 from __future__ import annotations
 
-import numpy as np
+import operator
 
 from ..autograd.node import Op
 from ..tensor import Tensor
 from ._pw_common import as_result_dtype, const, keep, promote_all
-from ._util import promote
+from ._util import is_scalar, promote
 
 
 # --- clamp ---------------------------------------------------------------------------------------------
@@ -142,6 +142,10 @@ def clamp(input: Tensor, min=None, max=None, *, out=None) -> Tensor:
         input, lo, hi = promote_all(input, lo, hi)
         bounds = [b for b in (lo, hi) if b is not None]
         return ClampBackward0.apply(input, *bounds, has_min=lo is not None, has_max=hi is not None)
+    for b in (min, max):
+        if b is not None and not is_scalar(b):
+            raise TypeError(f"clamp() received an invalid combination of arguments - got (Tensor, "
+                            f"{type(b).__name__}), but expected a Tensor or a Number for min and max")
     input = as_result_dtype(input, min, max)
     return ClampBackward1.apply(input, min=min, max=max)
 
@@ -175,7 +179,7 @@ class MaximumBackward0(Op):
         return self.dev.xp.maximum(x, y)
 
     def backward(self, g):
-        return _split(self, g, np.less, np.greater)
+        return _split(self, g, operator.lt, operator.gt)
 
 
 class MinimumBackward0(Op):
@@ -185,7 +189,7 @@ class MinimumBackward0(Op):
         return self.dev.xp.minimum(x, y)
 
     def backward(self, g):
-        return _split(self, g, np.greater, np.less)
+        return _split(self, g, operator.gt, operator.lt)
 
 
 def _split(node, g, x_loses, y_loses):

@@ -7,11 +7,13 @@ in float32).
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
+from .. import _dtype
 from ..autograd.node import Op, _mismatch_error
 from ..tensor import Tensor
-from .. import _dtype
 from ._pw_common import not_implemented, tname
 from ._util import is_scalar
 
@@ -33,25 +35,26 @@ def _operands(input: Tensor, other):
     return None
 
 
-def _compare(ufunc):
+def _compare(op):
+    """A comparison through the array operators (``op``: operator.lt, ...), so NumPy and CuPy both work."""
     def compare(input, other, *, out=None):
         if not isinstance(input, Tensor):  # torch.lt(2, x)
-            return _reflected[ufunc](other, input)
+            return _reflected[op](other, input)
         ab = _operands(input, other)
         if ab is None:
             return NotImplemented
-        return Tensor._make(ufunc(*ab), input._device)
+        return Tensor._make(op(*ab), input._device)
     return compare
 
 
-eq = _compare(np.equal)
-ne = _compare(np.not_equal)
-lt = _compare(np.less)
-le = _compare(np.less_equal)
-gt = _compare(np.greater)
-ge = _compare(np.greater_equal)
-_reflected = {np.equal: eq, np.not_equal: ne, np.less: gt, np.less_equal: ge, np.greater: lt,
-              np.greater_equal: le}
+eq = _compare(operator.eq)
+ne = _compare(operator.ne)
+lt = _compare(operator.lt)
+le = _compare(operator.le)
+gt = _compare(operator.gt)
+ge = _compare(operator.ge)
+_reflected = {operator.eq: eq, operator.ne: ne, operator.lt: gt, operator.le: ge, operator.gt: lt,
+              operator.ge: le}
 eq.__doc__, ne.__doc__ = "input == other, elementwise (bool).", "input != other, elementwise (bool)."
 lt.__doc__, le.__doc__ = "input < other, elementwise (bool).", "input <= other, elementwise (bool)."
 gt.__doc__, ge.__doc__ = "input > other, elementwise (bool).", "input >= other, elementwise (bool)."
@@ -81,20 +84,20 @@ def allclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08, equ
 
 # --- logical (any dtype -> bool) and bitwise (bool/int only) -------------------------------------------
 
-def _logical(ufunc, doc):
+def _logical(name, doc):
     def logical(input, other, *, out=None):
         ab = _operands(input, other)
         if ab is None:
-            raise TypeError(f"{ufunc.__name__}(): argument 'other' (position 1) must be Tensor, not "
+            raise TypeError(f"{name}(): argument 'other' (position 1) must be Tensor, not "
                             f"{type(other).__name__}")
-        return Tensor._make(ufunc(*ab), input._device)
+        return Tensor._make(getattr(input._device.xp, name)(*ab), input._device)
     logical.__doc__ = doc
     return logical
 
 
-logical_and = _logical(np.logical_and, "input and other, elementwise, nonzero as True (bool).")
-logical_or = _logical(np.logical_or, "input or other, elementwise, nonzero as True (bool).")
-logical_xor = _logical(np.logical_xor, "input xor other, elementwise, nonzero as True (bool).")
+logical_and = _logical("logical_and", "input and other, elementwise, nonzero as True (bool).")
+logical_or = _logical("logical_or", "input or other, elementwise, nonzero as True (bool).")
+logical_xor = _logical("logical_xor", "input xor other, elementwise, nonzero as True (bool).")
 
 
 def logical_not(input: Tensor, *, out=None) -> Tensor:
@@ -102,7 +105,7 @@ def logical_not(input: Tensor, *, out=None) -> Tensor:
     return Tensor._make(input._device.xp.logical_not(input._data), input._device)
 
 
-def _bitwise(ufunc, name, doc):
+def _bitwise(op, name, doc):
     def bitwise(input, other, *, out=None):
         if not isinstance(input, Tensor):
             input, other = other, input
@@ -113,14 +116,14 @@ def _bitwise(ufunc, name, doc):
         if a.dtype.kind == "f" or isinstance(b, (float, np.floating)):
             dt = a.dtype if a.dtype.kind == "f" else _dtype.get_default_dtype().np
             raise not_implemented(f"bitwise_{name}_cpu", dt, input._device)
-        return Tensor._make(ufunc(a, b), input._device)
+        return Tensor._make(op(a, b), input._device)
     bitwise.__doc__ = doc
     return bitwise
 
 
-bitwise_and = _bitwise(np.bitwise_and, "and", "input & other, bitwise for integers, logical for bool.")
-bitwise_or = _bitwise(np.bitwise_or, "or", "input | other, bitwise for integers, logical for bool.")
-bitwise_xor = _bitwise(np.bitwise_xor, "xor", "input ^ other, bitwise for integers, logical for bool.")
+bitwise_and = _bitwise(operator.and_, "and", "input & other, bitwise for integers, logical for bool.")
+bitwise_or = _bitwise(operator.or_, "or", "input | other, bitwise for integers, logical for bool.")
+bitwise_xor = _bitwise(operator.xor, "xor", "input ^ other, bitwise for integers, logical for bool.")
 
 
 def bitwise_not(input: Tensor, *, out=None) -> Tensor:
@@ -226,9 +229,10 @@ def where(condition: Tensor, input=None, other=None, *, out=None):
         from .pointwise import _to_tensor
         s = _to_tensor(s, t)
         return where(condition, s, t) if ti is False else where(condition, t, s)
-    rt = _dtype.result_type_np((t._data, s))
-    if rt != t._data.dtype:
-        t = t.to(_dtype.from_numpy_dtype(rt))
+    if t._data.dtype.kind != "f":  # a float tensor keeps its dtype against any Python scalar
+        rt = _dtype.result_type_np((t._data, s))
+        if rt != t._data.dtype:
+            t = t.to(_dtype.from_numpy_dtype(rt))
     return WhereBackward0.apply(condition, t, scalar=s, scalar_first=not ti)
 
 

@@ -235,7 +235,9 @@ class SignBackward0(Op):
             return x.copy()
         xp = self.dev.xp
         r = xp.sign(x)
-        return xp.nan_to_num(xp.asarray(r), copy=False) if x.dtype.kind == "f" else r  # sign(nan) = 0, as torch
+        if x.dtype.kind == "f":  # sign(nan) is 0 in PyTorch
+            r = xp.nan_to_num(xp.asarray(r), copy=False)
+        return r
 
     def backward(self, g):
         return zeros_grad(g)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..autograd.node import Op
 from ..tensor import Tensor
-from ._pw_common import quiet, to_float
+from ._pw_common import opmath, quiet, to_float
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
@@ -48,18 +48,21 @@ def _erfc(xp, x):
 
 
 def _erfinv(xp, y):
-    # erfinv(y) = inverfc(1 - y): a rational first guess refined by two Halley steps on erfc.
-    q = 1.0 - y
-    pp = xp.where(q < 1.0, q, 2.0 - q)
-    pp = xp.clip(pp, np.finfo(pp.dtype).tiny, 1.0)  # y = +-1: a finite guess, replaced below
+    # A rational first guess (NR 3rd ed. 6.2.2, inverfc) refined by two Halley steps: on erfc(x) = 1 - |y|
+    # in the tails (precise near |y| = 1), on erf(x) = |y| in the middle (precise near 0); odd by symmetry.
+    a = xp.abs(y)
+    pp = xp.clip(1.0 - a, np.finfo(a.dtype).tiny, 1.0)  # |y| >= 1: a finite guess, replaced below
     t = xp.sqrt(-2.0 * xp.log(pp / 2.0))
-    x = -0.70711 * ((2.30753 + t * 0.27061) / (1.0 + t * (0.99229 + t * 0.04481)) - t)
+    x0 = xp.abs(-0.70711 * ((2.30753 + t * 0.27061) / (1.0 + t * (0.99229 + t * 0.04481)) - t))
+    tail, core = x0, x0
     for _ in range(2):
-        err = _erfc_pos(xp, x) - pp
-        x = x + err / (_TWO_OVER_SQRT_PI * xp.exp(-x * x) - x * err)
-    x = xp.where(q < 1.0, x, -x)
-    x = xp.where(xp.abs(y) == 1.0, xp.copysign(x.dtype.type(math.inf), y), x)
-    return xp.where(xp.abs(y) > 1.0, x.dtype.type(math.nan), x)
+        err = _erfc_pos(xp, tail) - pp
+        tail = tail + err / (_TWO_OVER_SQRT_PI * xp.exp(-tail * tail) - tail * err)
+        err = _erf(xp, core) - a
+        core = core - err / (_TWO_OVER_SQRT_PI * xp.exp(-core * core) + core * err)
+    x = xp.where(a < 0.5, core, tail)
+    x = xp.where(a == 0.0, a.dtype.type(0), xp.where(a == 1.0, a.dtype.type(math.inf), x))
+    return xp.where(a > 1.0, a.dtype.type(math.nan), xp.copysign(x, y))
 
 
 class ErfBackward0(Op):
@@ -68,7 +71,7 @@ class ErfBackward0(Op):
     def forward(self, x):
         x = to_float(x)
         with quiet():
-            return _erf(self.dev.xp, x).astype(x.dtype, copy=False)
+            return _erf(self.dev.xp, opmath(x)).astype(x.dtype, copy=False)
 
     def backward(self, g):
         x = self.saved_tensors[0]
@@ -81,7 +84,7 @@ class ErfcBackward0(Op):
     def forward(self, x):
         x = to_float(x)
         with quiet():
-            return _erfc(self.dev.xp, x).astype(x.dtype, copy=False)
+            return _erfc(self.dev.xp, opmath(x)).astype(x.dtype, copy=False)
 
     def backward(self, g):
         x = self.saved_tensors[0]
@@ -94,7 +97,7 @@ class ErfinvBackward0(Op):
     def forward(self, x):
         x = to_float(x)
         with quiet():
-            return _erfinv(self.dev.xp, x).astype(x.dtype, copy=False)
+            return _erfinv(self.dev.xp, opmath(x)).astype(x.dtype, copy=False)
 
     def backward(self, g):
         r = self.result

@@ -22,7 +22,7 @@ from .shape_join import (cat, concat, concatenate, stack, hstack, vstack, row_st
 from .index import select, narrow, index_put  # noqa: F401
 from .gather import (gather, scatter, scatter_add, take_along_dim, index_select, index_add, masked_fill,  # noqa
                      masked_select, nonzero, argwhere)
-from .linalg import matmul, mm, bmm, dot, outer, ger, mv  # noqa: F401
+from .linalg import matmul, mm, addmm, bmm, dot, outer, ger, mv  # noqa: F401
 from .conversion import clone  # noqa: F401
 from .activation import sigmoid, sigmoid_, tanh, tanh_, relu, relu_  # noqa: F401
 from .softmax import torch_softmax as softmax, torch_log_softmax as log_softmax  # noqa: F401

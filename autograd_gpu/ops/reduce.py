@@ -14,7 +14,7 @@ from .. import _dtype
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.node import Op
 from ..tensor import Tensor
-from ._pw_common import const, keep, quiet, tname, to_float
+from ._pw_common import _F16, const, keep, opmath, quiet, tname, to_float
 from ._util import wrap_dims
 
 
@@ -34,6 +34,15 @@ def _sum_dtype(x, dtype):
     return None
 
 
+def _accumulate(fn, x, dtype, **kw):
+    """x.sum / x.prod / a scan in PyTorch's accumulation type: float16 accumulates in float32 and the
+    result is rounded back once (NumPy would round every partial sum to half)."""
+    dt = _sum_dtype(x, dtype)
+    if dt is None and x.dtype == _F16:
+        return fn(x, dtype=np.float32, **kw).astype(_F16)
+    return fn(x, dtype=dt, **kw)
+
+
 def _unsqueeze_to(g: Tensor, shape, dims, keepdim):
     """Reshape a reduced gradient so it broadcasts against the input shape."""
     if keepdim or not dims:
@@ -49,7 +58,7 @@ class SumBackward0(Op):
 
     def forward(self, x, dtype=None):
         self.shape = x.shape
-        return self.dev.xp.asarray(x.sum(dtype=_sum_dtype(x, dtype)))
+        return self.dev.xp.asarray(_accumulate(self.dev.xp.sum, x, dtype))
 
     def backward(self, g):
         return g.expand(self.shape)
@@ -62,7 +71,7 @@ class SumBackward1(Op):
         self.shape = x.shape
         self.dims = _dims(dim, x.ndim)
         self.keepdim = keepdim
-        return self.dev.xp.asarray(x.sum(axis=self.dims, keepdims=keepdim, dtype=_sum_dtype(x, dtype)))
+        return self.dev.xp.asarray(_accumulate(self.dev.xp.sum, x, dtype, axis=self.dims, keepdims=keepdim))
 
     def backward(self, g):
         return _unsqueeze_to(g, self.shape, self.dims, self.keepdim).expand(self.shape)
@@ -166,12 +175,13 @@ def _var_arrays(node, x, dim, correction, keepdim, fn):
     if dof <= 0:
         warnings.warn(f"{fn}(): degrees of freedom is <= 0. Correction should be strictly less than the "
                       "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=4)
+    dt, x = x.dtype, opmath(x)
     with quiet():
         m = x.mean(axis=dims, keepdims=True)
         d = x - m
         v = (d * d).sum(axis=dims, keepdims=keepdim) / x.dtype.type(builtins.max(dof, 0))
     xp = node.dev.xp
-    return xp.asarray(v), xp.asarray(m)
+    return xp.asarray(v).astype(dt, copy=False), xp.asarray(m).astype(dt, copy=False)
 
 
 def _var_backward(node, g, x):
@@ -290,9 +300,12 @@ class LinalgVectorNormBackward0(Op):
                                f"Got {tname(x.dtype)}")
         if dtype is not None:
             x = x.astype(_dtype.to_numpy_dtype(dtype))
-        xp = self.dev.xp
         dims = self.dims = _dims(dim, x.ndim)
         self.ord, self.shape, self.keepdim = ord, x.shape, keepdim
+        return self._norm(self.dev.xp, opmath(x), ord, dims, keepdim).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def _norm(xp, x, ord, dims, keepdim):
         if ord == 2:
             return xp.sqrt(xp.asarray((x * x).sum(axis=dims, keepdims=keepdim)))
         a = xp.abs(x)
@@ -359,6 +372,10 @@ class LogsumexpBackward0(Op):
 
     def forward(self, x, dim=(), keepdim=False):
         x = to_float(x)
+        dt, x = x.dtype, opmath(x)
+        return self._lse(x, dim, keepdim).astype(dt, copy=False)
+
+    def _lse(self, x, dim, keepdim):
         xp = self.dev.xp
         dims = self.dims = _dims(dim, x.ndim)
         self.shape, self.keepdim = x.shape, keepdim

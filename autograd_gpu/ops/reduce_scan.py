@@ -13,19 +13,19 @@ from ..tensor import Tensor
 from ._pw_common import const
 from ._util import wrap_dim
 from .pointwise_logic import where
-from .reduce import _sum_dtype
+from .reduce import _accumulate
 
 
 def _flip(xp, a, d):
     return xp.ascontiguousarray(xp.flip(a, d))
 
 
-def _scan(xp, fn, x, d, dt, reverse):
+def _scan(xp, fn, x, d, dtype, reverse):
     if x.ndim == 0:
-        return x.astype(dt or x.dtype, copy=True)
+        return _accumulate(lambda a, dtype: a.astype(dtype or a.dtype, copy=True), x, dtype)
     if reverse:
-        return _flip(xp, fn(_flip(xp, x, d), axis=d, dtype=dt), d)
-    return fn(x, axis=d, dtype=dt)
+        return _flip(xp, _accumulate(fn, _flip(xp, x, d), dtype, axis=d), d)
+    return _accumulate(fn, x, dtype, axis=d)
 
 
 class CumsumBackward0(Op):
@@ -33,7 +33,7 @@ class CumsumBackward0(Op):
 
     def forward(self, x, dim=0, dtype=None, reverse=False):
         self.dim, self.reverse = wrap_dim(dim, x.ndim), reverse
-        return _scan(self.dev.xp, self.dev.xp.cumsum, x, self.dim, _sum_dtype(x, dtype), reverse)
+        return _scan(self.dev.xp, self.dev.xp.cumsum, x, self.dim, dtype, reverse)
 
     def backward(self, g):
         return _cumsum(g, self.dim, not self.reverse)
@@ -45,7 +45,7 @@ class CumprodBackward0(Op):
 
     def forward(self, x, dim=0, dtype=None, reverse=False):
         self.dim, self.reverse = wrap_dim(dim, x.ndim), reverse
-        return _scan(self.dev.xp, self.dev.xp.cumprod, x, self.dim, _sum_dtype(x, dtype), reverse)
+        return _scan(self.dev.xp, self.dev.xp.cumprod, x, self.dim, dtype, reverse)
 
     def backward(self, g):
         (x,) = self.saved_tensors
@@ -125,7 +125,7 @@ class ProdBackward0(Op):
     save_result = True
 
     def forward(self, x, dtype=None):
-        return self.dev.xp.asarray(x.prod(dtype=_sum_dtype(x, dtype)))
+        return self.dev.xp.asarray(_accumulate(self.dev.xp.prod, x, dtype))
 
     def backward(self, g):
         (x,) = self.saved_tensors
@@ -143,10 +143,9 @@ class ProdBackward1(Op):
 
     def forward(self, x, dim=0, keepdim=False, dtype=None):
         self.dim, self.keepdim = wrap_dim(dim, x.ndim), keepdim
-        dt = _sum_dtype(x, dtype)
         if x.ndim == 0:
-            return x.astype(dt or x.dtype, copy=True)
-        return self.dev.xp.asarray(x.prod(axis=self.dim, keepdims=keepdim, dtype=dt))
+            return _scan(self.dev.xp, None, x, 0, dtype, False)
+        return self.dev.xp.asarray(_accumulate(self.dev.xp.prod, x, dtype, axis=self.dim, keepdims=keepdim))
 
     def backward(self, g):
         (x,) = self.saved_tensors

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..autograd.node import Op
 from ..tensor import Tensor
-from ._pw_common import const, keep
+from ._pw_common import const, keep, quiet
 from ._util import wrap_dim
 
 
@@ -186,7 +186,8 @@ class AmaxBackward0(Op):
             g = g.reshape(shape)
         mask = x == r
         dt = g._data.dtype
-        w = mask.astype(dt) / mask.sum(axis=self.dims, keepdims=True).astype(dt)
+        with quiet():  # a NaN max matches nothing: 0 / 0, a NaN gradient like PyTorch's
+            w = mask.astype(dt) / mask.sum(axis=self.dims, keepdims=True).astype(dt)
         return g * const(w, g)
 
 

@@ -1,9 +1,9 @@
 """Shape ops: views and copies that move elements around. Views share the base's version counter."""
 from __future__ import annotations
 
-from ..autograd.node import Op
+from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
-from ._util import shape_arg
+from ._util import shape_arg, wrap_dim, wrap_dims
 
 
 def _view_of(out: Tensor, base: Tensor) -> Tensor:
@@ -98,8 +98,9 @@ def expand(input, *sizes):
     ishape = input._data.shape
     if len(sizes) < len(ishape):
         raise RuntimeError(f"expand(torch.{_tname(input)}{{[{', '.join(map(str, ishape))}]}}, size=["
-                           f"{', '.join(map(str, sizes))}]): the number of sizes provided ({len(sizes)}) must "
-                           f"be greater or equal to the number of dimensions in the tensor ({len(ishape)})")
+                           f"{', '.join(map(str, sizes))}]): the number of sizes provided ({len(sizes)}) "
+                           "must be greater or equal to the number of dimensions in the tensor "
+                           f"({len(ishape)})")
     lead = len(sizes) - len(ishape)
     shape = list(sizes)
     for i, s in enumerate(ishape):
@@ -124,9 +125,11 @@ def _tname(t):
 class TransposeBackward0(Op):
     def forward(self, x, dim0=0, dim1=1):
         self.dims = (dim0, dim1)
-        return self.dev.xp.swapaxes(x, dim0, dim1)
+        return x.swapaxes(dim0, dim1)
 
     def backward(self, g):
+        if raw_backward():  # (hot: every linear layer's weight gradient passes here)
+            return Tensor._make(g._data.swapaxes(*self.dims), g._device)
         return g.transpose(*self.dims)
 
 
@@ -149,9 +152,14 @@ class PermuteBackward0(Op):
 class UnsqueezeBackward0(Op):
     def forward(self, x, dim=0):
         self.dim = dim
-        return self.dev.xp.expand_dims(x, dim)
+        shape = x.shape
+        return x.reshape(shape[:dim] + (1,) + shape[dim:])
 
     def backward(self, g):
+        if raw_backward():
+            gd = g._data
+            shape = gd.shape
+            return Tensor._make(gd.reshape(shape[:self.dim] + shape[self.dim + 1:]), g._device)
         return g.squeeze(self.dim)
 
 
@@ -163,6 +171,8 @@ class SqueezeBackward0(Op):
         return x.reshape([s for i, s in enumerate(x.shape) if i not in dims])
 
     def backward(self, g):
+        if raw_backward():
+            return Tensor._make(g._data.reshape(self.shape), g._device)
         return g.reshape(self.shape)
 
 
@@ -176,7 +186,6 @@ class SqueezeBackward2(SqueezeBackward0):
 
 def transpose(input, dim0, dim1):
     """Swap two dims (a view)."""
-    from ._util import wrap_dim
     n = input._data.ndim
     d0, d1 = wrap_dim(dim0, n), wrap_dim(dim1, n)
     if n < 2 and d0 == d1:
@@ -199,7 +208,6 @@ def t(input):
 
 def permute(input, *dims):
     """Reorder dims (a view)."""
-    from ._util import wrap_dim
     dims = shape_arg(dims)
     n = input._data.ndim
     if len(dims) != n:
@@ -214,14 +222,12 @@ def permute(input, *dims):
 
 def unsqueeze(input, dim):
     """Insert a size-1 dim at ``dim``."""
-    from ._util import wrap_dim
     d = wrap_dim(dim, input._data.ndim + 1)
     return _view_of(UnsqueezeBackward0.apply(input, dim=d), input)
 
 
 def squeeze(input, dim=None):
     """Remove size-1 dims (all, or those in ``dim``)."""
-    from ._util import wrap_dim
     shape = input._data.shape
     n = len(shape)
     if dim is None:
@@ -250,7 +256,6 @@ def _T(self):
 
 def flatten(input, start_dim=0, end_dim=-1):
     """Merge dims start_dim..end_dim into one."""
-    from ._util import wrap_dim
     n = input._data.ndim
     if n == 0:
         return reshape(input, 1)
@@ -278,7 +283,6 @@ def reshape_as(input, other):
 
 def movedim(input, source, destination):
     """Move dims ``source`` to positions ``destination``; the others keep their order (a view)."""
-    from ._util import wrap_dim
     n = input._data.ndim
     src = [source] if isinstance(source, int) else list(source)
     dst = [destination] if isinstance(destination, int) else list(destination)
@@ -310,7 +314,6 @@ class FlipBackward0(Op):
 
 def flip(input, dims):
     """Reverse the order of elements along ``dims``: out[i] = x[n - 1 - i]."""
-    from ._util import wrap_dims
     if isinstance(dims, int):
         raise TypeError("flip(): argument 'dims' (position 2) must be tuple of ints, not int")
     n = input._data.ndim
@@ -334,7 +337,6 @@ class RollBackward0(Op):
 
 def roll(input, shifts, dims=None):
     """Shift elements circularly along ``dims`` (the flattened tensor when dims is None)."""
-    from ._util import wrap_dim
     shifts = (int(shifts),) if isinstance(shifts, int) else tuple(int(s) for s in shifts)
     if dims is not None:
         dims = (dims,) if isinstance(dims, int) else tuple(dims)

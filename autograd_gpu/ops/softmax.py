@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 
-from ..autograd.node import Op
+from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, fused as _fused, wrap_dim as _wrap
 
@@ -19,7 +19,8 @@ def _softmax_np(xp, x, dim, log):
         return x.copy()
     z = x - x.max(axis=dim, keepdims=True)
     if log:
-        return z - xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
+        z -= xp.log(xp.exp(z).sum(axis=dim, keepdims=True))  # (z is a fresh temporary: reuse it)
+        return z
     e = xp.exp(z, out=z)
     e /= e.sum(axis=dim, keepdims=True)
     return e
@@ -79,7 +80,14 @@ class LogSoftmaxBackward0(Op):
         return _softmax_np(self.dev.xp, x, dim, True)
 
     def backward(self, g):
-        return LogSoftmaxBackwardDataBackward0.apply(g, self.result, dim=self.dim)
+        y = self.result
+        if not self.dev.uses_kernels and y._data.ndim and raw_backward():
+            # _log_softmax_backward_data's arithmetic, in place on the one temporary
+            gd = g._data
+            e = self.dev.xp.exp(y._data)
+            e *= gd.sum(axis=self.dim, keepdims=True)
+            return Tensor._make(self.dev.xp.subtract(gd, e, out=e), g._device)
+        return LogSoftmaxBackwardDataBackward0.apply(g, y, dim=self.dim)
 
 
 class LogSoftmaxBackwardDataBackward0(Op):

@@ -136,27 +136,31 @@ class _Frame:
 
         def pack(t):
             if len(saved) >= len(self.metas):
-                raise CheckpointError("torch.utils.checkpoint: trying to save more tensors during recomputation "
-                                      "than during the original forward pass.\n" + _DEBUG_TIP)
+                raise CheckpointError("torch.utils.checkpoint: trying to save more tensors during "
+                                      "recomputation than during the original forward pass.\n" + _DEBUG_TIP)
             saved.append(t.detach())
             return None
 
         def unpack(_):
-            raise RuntimeError("torch.utils.checkpoint: the recomputed graph is not meant to be backpropagated")
+            raise RuntimeError("torch.utils.checkpoint: the recomputed graph is not meant to be "
+                               "backpropagated")
 
-        with _rng_as(self.rng_state), enable_grad(), saved_tensors_hooks(pack, unpack), self.recompute_context:
+        with _rng_as(self.rng_state), enable_grad(), saved_tensors_hooks(pack, unpack), \
+                self.recompute_context:
             self.fn(*self.args, **self.kwargs)
         if len(saved) != len(self.metas):
-            raise CheckpointError("torch.utils.checkpoint: A different number of tensors was saved during the "
-                                  "original forward and recomputation.\n"
-                                  f"Number of tensors saved during forward: {len(self.metas)}\n"
-                                  f"Number of tensors saved during recomputation: {len(saved)}.\n" + _DEBUG_TIP)
+            raise CheckpointError("torch.utils.checkpoint: A different number of tensors was saved during "
+                                  "the original forward and recomputation.\nNumber of tensors saved during "
+                                  f"forward: {len(self.metas)}\nNumber of tensors saved during "
+                                  f"recomputation: {len(saved)}.\n"
+                                  + _DEBUG_TIP)
         if self.check:
             bad = "".join(f"tensor at position {i}:\nsaved metadata: {m}\nrecomputed metadata: {_meta(t)}\n"
                           for i, (m, t) in enumerate(zip(self.metas, saved)) if m != _meta(t))
             if bad:
-                raise CheckpointError("torch.utils.checkpoint: Recomputed values for the following tensors have "
-                                      f"different metadata than during the forward pass.\n{bad}.\n" + _DEBUG_TIP)
+                raise CheckpointError("torch.utils.checkpoint: Recomputed values for the following tensors "
+                                      f"have different metadata than during the forward pass.\n{bad}.\n"
+                                      + _DEBUG_TIP)
         self.recomputed = saved
         self.args = self.kwargs = None  # the inputs live on in the recomputed tensors only if needed there
 
@@ -165,11 +169,11 @@ def checkpoint(function, *args, use_reentrant: bool | None = None, context_fn=no
                determinism_check: str = "default", debug: bool = False, early_stop: bool = True, **kwargs):
     """function(*args, **kwargs) without keeping its intermediates: they are recomputed in backward."""
     if use_reentrant is None:
-        warnings.warn("torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly. Starting "
-                      "in PyTorch 2.9, calling checkpoint without use_reentrant will raise an exception. "
-                      "use_reentrant=False is recommended, but if you need to preserve the current default "
-                      "behavior, you can pass use_reentrant=True. Refer to docs for more details on the "
-                      "differences between the two variants.", stacklevel=2)
+        warnings.warn("torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly. "
+                      "Starting in PyTorch 2.9, calling checkpoint without use_reentrant will raise an "
+                      "exception. use_reentrant=False is recommended, but if you need to preserve the "
+                      "current default behavior, you can pass use_reentrant=True. Refer to docs for more "
+                      "details on the differences between the two variants.", stacklevel=2)
         use_reentrant = True
     preserve = kwargs.pop("preserve_rng_state", True)
     if kwargs and use_reentrant:
@@ -179,7 +183,8 @@ def checkpoint(function, *args, use_reentrant: bool | None = None, context_fn=no
             raise ValueError("Passing `context_fn` or `debug` is only supported when use_reentrant=False.")
         return CheckpointFunction.apply(function, preserve, *args)
     if determinism_check not in ("default", "none"):
-        raise ValueError(f"determinism_check should be one of ['default', 'none'], but got {determinism_check}")
+        raise ValueError("determinism_check should be one of ['default', 'none'], but got "
+                         f"{determinism_check}")
     forward_context, recompute_context = context_fn()
     frame = _Frame(function, args, kwargs, _get_rng_state() if preserve else None, recompute_context,
                    determinism_check == "default")
@@ -188,13 +193,13 @@ def checkpoint(function, *args, use_reentrant: bool | None = None, context_fn=no
 
 
 def checkpoint_sequential(functions, segments, input, use_reentrant: bool | None = None, **kwargs):
-    """Run ``functions`` (a list or nn.Sequential) in ``segments`` checkpointed chunks; the last runs plainly."""
+    """Run ``functions`` (a list or nn.Sequential) in ``segments`` chunks, all checkpointed but the last."""
     if use_reentrant is None:
-        warnings.warn("torch.utils.checkpoint.checkpoint_sequential: the use_reentrant parameter should be passed "
-                      "explicitly. In version 2.9 we will raise an exception if use_reentrant is not passed. "
-                      "use_reentrant=False is recommended, but if you need to preserve the current default "
-                      "behavior, you can pass use_reentrant=True. Refer to docs for more details on the "
-                      "differences between the two variants.", stacklevel=2)
+        warnings.warn("torch.utils.checkpoint.checkpoint_sequential: the use_reentrant parameter should be "
+                      "passed explicitly. In version 2.9 we will raise an exception if use_reentrant is not "
+                      "passed. use_reentrant=False is recommended, but if you need to preserve the current "
+                      "default behavior, you can pass use_reentrant=True. Refer to docs for more details on "
+                      "the differences between the two variants.", stacklevel=2)
         use_reentrant = True
     preserve = kwargs.pop("preserve_rng_state", True)
     if kwargs:

@@ -72,8 +72,8 @@ class Digraph:
             return graphviz.Source(self.source).pipe(format=fmt)
         dot = shutil.which("dot")
         if dot is None:
-            raise RuntimeError("rendering needs Graphviz: install the 'dot' program (and optionally the graphviz "
-                               "Python package); the DOT text is available as .source")
+            raise RuntimeError("rendering needs Graphviz: install the 'dot' program (and optionally the "
+                               "graphviz Python package); the DOT text is available as .source")
         return subprocess.run([dot, f"-T{fmt}"], input=self.source.encode(), capture_output=True,
                               check=True).stdout
 

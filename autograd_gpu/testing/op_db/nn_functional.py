@@ -8,7 +8,7 @@ from ..registry import Arg, OpInfo, S
 import autograd_gpu as ag
 
 F = ag.nn.functional
-_erf = np.vectorize(math.erf)
+_erf = np.vectorize(math.erf, otypes=[np.float64])  # otypes: empty inputs
 _r = np.random.default_rng(7)
 
 

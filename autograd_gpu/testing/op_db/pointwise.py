@@ -11,7 +11,8 @@ import autograd_gpu as ag
 from ..registry import Arg, OpInfo, S
 
 UNARY = [S((3, 4)), S((), name="0d"), S((2, 1, 3))]
-BINARY = [S((3, 4), (3, 4)), S((3, 4), (4,), name="broadcast"), S((), (2, 3), name="0d"), S((2, 1, 3), (4, 1))]
+BINARY = [S((3, 4), (3, 4)), S((3, 4), (4,), name="broadcast"), S((), (2, 3), name="0d"),
+          S((2, 1, 3), (4, 1))]
 MASK = Arg(np.array([[True, False, True, True], [False, False, True, False], [True, True, False, True]]))
 SPECIAL = Arg(np.array([0.0, -1.5, np.nan, np.inf, -np.inf, 2.0]))
 BOOLS = Arg(np.array([[True, False, True], [False, False, True]]))
@@ -62,7 +63,8 @@ def _rows_unary():
         u("atan", ag.atan, np.arctan, UNARY, aliases=("arctan",)),
         u("sinh", ag.sinh, np.sinh, UNARY),
         u("cosh", ag.cosh, np.cosh, UNARY),
-        u("reciprocal", ag.reciprocal, np.reciprocal, UNARY + [S(Arg(np.array([-2.0, -0.5, 0.7, 1.5]), grad=True))],
+        u("reciprocal", ag.reciprocal, np.reciprocal,
+          UNARY + [S(Arg(np.array([-2.0, -0.5, 0.7, 1.5]), grad=True))],
           domain=(0.5, 2.0)),
         u("square", ag.square, np.square, UNARY),
         u("sign", ag.sign, np.sign, UNARY + [S(Arg(np.array([-1.5, 0.0, 2.0])), name="zero")]),
@@ -72,7 +74,8 @@ def _rows_unary():
         u("trunc", ag.trunc, np.trunc, UNARY, domain=(-3, 3), aliases=("fix",)),
         u("round", ag.round, lambda x, decimals=0: np.round(x, decimals),
           UNARY + [S((3, 4), decimals=2), S((3, 4), decimals=-1),
-                   S(Arg(np.array([0.5, 1.5, 2.5, -0.5, -2.5, 3.7])), name="half_to_even")], domain=(-30, 30)),
+                   S(Arg(np.array([0.5, 1.5, 2.5, -0.5, -2.5, 3.7])), name="half_to_even")],
+          domain=(-30, 30)),
         u("frac", ag.frac, lambda x: x - np.trunc(x), UNARY, domain=(-3, 3)),
         u("erf", ag.erf, _erf, UNARY + [S(Arg(np.array([-3.0, -0.3, 1e-3, 0.45, 0.55, 5.0]), grad=True))]),
         u("erfc", ag.erfc, _erfc, UNARY + [S(Arg(np.array([-3.0, -0.3, 1e-3, 0.45, 0.55, 5.0]), grad=True))]),
@@ -88,26 +91,34 @@ def _rows_binary():
         u("clamp", ag.clamp, _clamp_ref,
           [S((3, 4), -0.5, 0.5), S((3, 4), min=-0.5), S((3, 4), max=0.5), S((), -0.5, 0.5, name="0d"),
            S((3, 4), 0.5, -0.5, name="min_gt_max"), S((3, 4), (3, 4), (4,), name="tensors"),
-           S((3, 4), min=(4,), name="tensor_min"), S((3, 4), max=Arg(np.full((3, 1), 0.3), grad=True))],
+           S((3, 4), min=Arg(np.linspace(-1, 0.5, 4), grad=True), name="tensor_min"),
+           S((3, 4), max=Arg(np.full((3, 1), 0.3), grad=True), name="tensor_max")],
           aliases=("clip",)),
-        u("clamp_min", ag.clamp_min, np.maximum, [S((3, 4), 0.2), S((3, 4), (4,), name="tensor"), S((), 0.1)]),
-        u("clamp_max", ag.clamp_max, np.minimum, [S((3, 4), 0.2), S((3, 4), (3, 1), name="tensor"), S((), 0.1)]),
+        u("clamp_min", ag.clamp_min, np.maximum,
+          [S((3, 4), 0.2), S((3, 4), (4,), name="tensor"), S((), 0.1)]),
+        u("clamp_max", ag.clamp_max, np.minimum,
+          [S((3, 4), 0.2), S((3, 4), (3, 1), name="tensor"), S((), 0.1)]),
         u("maximum", ag.maximum, np.maximum, BINARY),
         u("minimum", ag.minimum, np.minimum, BINARY),
         u("where", ag.where, np.where,
-          [S(MASK, (3, 4), (3, 4)), S(Arg(np.array([[True], [False], [True]])), (3, 4), (4,), name="broadcast"),
+          [S(MASK, (3, 4), (3, 4)),
+           S(Arg(np.array([[True], [False], [True]])), (3, 4), (4,), name="broadcast"),
            S(MASK, (3, 4), 0.5, name="scalar_other"), S(MASK, -1.5, (4,), name="scalar_input"),
            S(Arg(np.array(True)), (), (), name="0d")]),
         u("lerp", ag.lerp, lambda a, b, w: a + w * (b - a),
-          [S((3, 4), (3, 4), 0.3), S((3, 4), (4,), 0.8, name="broadcast"), S((3, 4), (3, 4), (3, 4), name="tensor_w"),
+          [S((3, 4), (3, 4), 0.3), S((3, 4), (4,), 0.8, name="broadcast"),
+           S((3, 4), (3, 4), (3, 4), name="tensor_w"),
            S((), (3,), (3, 1), name="0d")]),
         u("addcmul", ag.addcmul, lambda a, b, c, value=1: a + value * b * c,
           [S((3, 4), (3, 4), (3, 4)), S((3, 4), (4,), (3, 1), value=-0.5, name="broadcast"), S((), (), ())]),
         u("addcdiv", ag.addcdiv, lambda a, b, c, value=1: a + value * b / c,
-          [S((3, 4), (3, 4), _divisor((3, 4))), S((4,), (3, 1), _divisor((4,)), value=2.0, name="broadcast")]),
-        u("atan2", ag.atan2, np.arctan2, [S((3, 4), (3, 4)), S((3, 4), (4,)), S((), ())], aliases=("arctan2",)),
-        u("fmod", ag.fmod, np.fmod, [S((3, 4), 1.5), S((3, 4), -0.7, name="neg"), S((3, 4), _divisor((3, 4))),
-                                     S((3, 4), _divisor((4,), -1.4, -0.6), name="neg_broadcast")], domain=(-3, 3)),
+          [S((3, 4), (3, 4), _divisor((3, 4))),
+           S((4,), (3, 1), _divisor((4,)), value=2.0, name="broadcast")]),
+        u("atan2", ag.atan2, np.arctan2, [S((3, 4), (3, 4)), S((3, 4), (4,)), S((), ())],
+          aliases=("arctan2",)),
+        u("fmod", ag.fmod, np.fmod,
+          [S((3, 4), 1.5), S((3, 4), -0.7, name="neg"), S((3, 4), _divisor((3, 4))),
+           S((3, 4), _divisor((4,), -1.4, -0.6), name="neg_broadcast")], domain=(-3, 3)),
         u("remainder", ag.remainder, np.remainder,
           [S((3, 4), 1.5), S((3, 4), -0.7, name="neg"), S((3, 4), _divisor((3, 4))),
            S((3, 4), _divisor((4,), -1.4, -0.6), name="neg_broadcast")], domain=(-3, 3)),
@@ -128,7 +139,8 @@ def _cmp_rows():
     rows = []
     for name, ref, aliases in (("eq", np.equal, ()), ("ne", np.not_equal, ("not_equal",)),
                                ("lt", np.less, ("less",)), ("le", np.less_equal, ("less_equal",)),
-                               ("gt", np.greater, ("greater",)), ("ge", np.greater_equal, ("greater_equal",))):
+                               ("gt", np.greater, ("greater",)),
+                               ("ge", np.greater_equal, ("greater_equal",))):
         rows.append(OpInfo(name, getattr(ag, name), ref, samples, grad=False, aliases=aliases))
     return rows
 
@@ -151,7 +163,8 @@ def _logic_rows():
         u("isfinite", ag.isfinite, np.isfinite, [S(SPECIAL), S((3,))], grad=False),
         u("isposinf", ag.isposinf, np.isposinf, [S(SPECIAL)], grad=False),
         u("isneginf", ag.isneginf, np.isneginf, [S(SPECIAL)], grad=False),
-        u("isclose", ag.isclose, np.isclose, [S((3, 4), (3, 4)), S(SPECIAL, SPECIAL, equal_nan=True)], grad=False),
+        u("isclose", ag.isclose, np.isclose, [S((3, 4), (3, 4)), S(SPECIAL, SPECIAL, equal_nan=True)],
+          grad=False),
         u("Tensor.__invert__", lambda x: ~x, np.invert, [S(BOOLS), S(INTS)], grad=False),
         u("Tensor.__and__", lambda a, b: a & b, np.bitwise_and, bitwise, grad=False),
         u("Tensor.__or__", lambda a, b: a | b, np.bitwise_or, bitwise, grad=False),

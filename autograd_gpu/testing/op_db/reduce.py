@@ -67,7 +67,8 @@ def _std_ref(*a, **k):
 
 
 def _var_mean_ref(x, dim=None, keepdim=False, correction=None):
-    return _var_ref(x, dim, keepdim=keepdim, correction=correction), np.mean(x, axis=_np_dim(dim), keepdims=keepdim)
+    v = _var_ref(x, dim, keepdim=keepdim, correction=correction)
+    return v, np.mean(x, axis=_np_dim(dim), keepdims=keepdim)
 
 
 def _std_mean_ref(x, dim=None, keepdim=False, correction=None):
@@ -101,14 +102,16 @@ _SEL = [S((3, 4)), S((), name="0d"), S((3, 4), 1), S((3, 4), 0, True, name="keep
 
 OPS = [
     OpInfo("prod", ag.prod, _prod_ref,
-           [S((3, 4)), S((), name="0d"), S((3, 4), 1), S((2, 3, 4), -1, keepdim=True), S((), 0, name="0d_dim"),
+           [S((3, 4)), S((), name="0d"), S((3, 4), 1), S((2, 3, 4), -1, keepdim=True),
+            S((), 0, name="0d_dim"),
             S(ZEROS1, name="zeros"), S(ONE_ZERO, name="one_zero"), S(ZEROS1, 1, name="zeros_dim"),
             S(ZEROS1, 0, True, name="zeros_dim0")]),
     OpInfo("cumsum", ag.cumsum, _scan_ref(np.cumsum),
            [S((3, 4), 1), S((2, 3, 4), 0), S((), 0, name="0d"), S((5,), -1)]),
     OpInfo("cumprod", ag.cumprod, _scan_ref(np.cumprod),
            [S((3, 4), 1), S((2, 3, 4), 0), S((), 0, name="0d"), S(ZEROS_VEC, 0, name="zeros"),
-            S(ZEROS1, 1, name="zeros_rows"), S(ZEROS1, 0, name="zeros_cols"), S(ONE_ZERO, 0, name="one_zero")],
+            S(ZEROS1, 1, name="zeros_rows"), S(ZEROS1, 0, name="zeros_cols"),
+            S(ONE_ZERO, 0, name="one_zero")],
            domain=(0.5, 1.5)),
     OpInfo("max", ag.max, _select_ref(np.max, np.argmax), _SEL),
     OpInfo("min", ag.min, _select_ref(np.min, np.argmin), _SEL),
@@ -116,20 +119,24 @@ OPS = [
     OpInfo("median", ag.median, _median_ref, [S((3, 4)), S((5,)), S((), name="0d"), S((3, 4), 1),
                                               S((3, 5), 0, True, name="keepdim"), S((2, 3, 4), -1)]),
     OpInfo("amax", ag.amax, _amax_ref(np.max),
-           [S((3, 4)), S((), name="0d"), S((3, 4), 1), S((2, 3, 4), dim=(0, 2), keepdim=True), S((3, 4), -1, True)]),
+           [S((3, 4)), S((), name="0d"), S((3, 4), 1), S((2, 3, 4), dim=(0, 2), keepdim=True),
+            S((3, 4), -1, True)]),
     OpInfo("amin", ag.amin, _amax_ref(np.min),
            [S((3, 4)), S((), name="0d"), S((3, 4), 0), S((2, 3, 4), dim=(0, 2)), S((3, 4), -1, True)]),
     OpInfo("argmax", ag.argmax, _arg_ref(np.argmax),
-           [S((3, 4)), S((3, 4), 1), S((2, 3, 4), -1, True), S((3, 4), keepdim=True, name="all_keepdim"), S(())],
+           [S((3, 4)), S((3, 4), 1), S((2, 3, 4), -1, True), S((3, 4), keepdim=True, name="all_keepdim"),
+            S(())],
            grad=False),
     OpInfo("argmin", ag.argmin, _arg_ref(np.argmin),
            [S((3, 4)), S((3, 4), 0), S((2, 3, 4), -2, True), S(())], grad=False),
     OpInfo("var", ag.var, _var_ref,
-           [S((3, 4)), S((3, 4), 1), S((2, 3, 4), dim=(0, 2), keepdim=True), S((3, 4), 0, False, name="biased"),
+           [S((3, 4)), S((3, 4), 1), S((2, 3, 4), dim=(0, 2), keepdim=True),
+            S((3, 4), 0, False, name="biased"),
             S((3, 4), correction=0, name="correction0"), S((3, 4), dim=1, correction=2, name="correction2"),
             S((3, 4), False, name="unbiased_positional")]),
     OpInfo("std", ag.std, _std_ref,
-           [S((3, 4)), S((3, 4), 1), S((2, 3, 4), dim=(0, 2), keepdim=True), S((3, 4), 0, False, name="biased"),
+           [S((3, 4)), S((3, 4), 1), S((2, 3, 4), dim=(0, 2), keepdim=True),
+            S((3, 4), 0, False, name="biased"),
             S((3, 4), correction=0, name="correction0"), S((3, 4), dim=-1, keepdim=True, correction=2)]),
     OpInfo("var_mean", ag.var_mean, _var_mean_ref,
            [S((3, 4)), S((3, 4), 1), S((2, 3, 4), dim=(0, 2), keepdim=True, correction=0)]),
@@ -138,13 +145,16 @@ OPS = [
     OpInfo("norm", ag.norm, _norm_ref,
            [S((3, 4)), S((), name="0d"), S((3, 4), 1), S((3, 4), float("inf")), S((3, 4), -float("inf")),
             S((3, 4), 3, dim=1), S((3, 4), "fro", dim=(0, 1)), S((3, 4), 0.5, dim=0, name="p_half"),
-            S((3, 4), 1.5, keepdim=True, dim=1), S((2, 3, 4), 2, dim=(0, 2), keepdim=True), S((3, 4), 0, name="p0"),
+            S((3, 4), 1.5, keepdim=True, dim=1), S((2, 3, 4), 2, dim=(0, 2), keepdim=True),
+            S((3, 4), 0, name="p0"),
             S((3, 4), float("inf"), dim=1, name="inf_dim")]),
     OpInfo("logsumexp", ag.logsumexp, _logsumexp_ref,
            [S((3, 4), 1), S((3, 4), 0, True), S((2, 3, 4), Arg((0, 2))), S((), 0, name="0d"), S((5,), -1)]),
-    OpInfo("all", ag.all, _bool_ref(np.all), [S(BOOLS), S(BOOLS, 1), S(SPARSE, 0, True), S(SPARSE, dim=(0, 1))],
+    OpInfo("all", ag.all, _bool_ref(np.all),
+           [S(BOOLS), S(BOOLS, 1), S(SPARSE, 0, True), S(SPARSE, dim=(0, 1))],
            grad=False),
-    OpInfo("any", ag.any, _bool_ref(np.any), [S(BOOLS), S(BOOLS, 0), S(SPARSE, 1, True), S(SPARSE)], grad=False),
+    OpInfo("any", ag.any, _bool_ref(np.any), [S(BOOLS), S(BOOLS, 0), S(SPARSE, 1, True), S(SPARSE)],
+           grad=False),
     OpInfo("count_nonzero", ag.count_nonzero, lambda x, dim=None: np.count_nonzero(x, axis=_np_dim(dim)),
            [S(SPARSE), S(SPARSE, 0), S(SPARSE, dim=(0, 1)), S(BOOLS, 1)], grad=False),
 ]

@@ -1,0 +1,300 @@
+"""Numerics on every test device: huge logits, float16 accumulation, gradient conventions at ties and kinks.
+
+References are float64 closed forms computed stably on the inputs' exact values. Expected gradients at ties
+and kinks are PyTorch's (documented behaviour, checked against torch 2.13), written out literally.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import autograd_gpu as ag
+
+from conftest import DEVICES
+
+F = ag.nn.functional
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+def _t(values, dev, dtype=ag.float64, grad=True):
+    return ag.tensor(np.asarray(values), dtype=dtype, device=dev, requires_grad=grad)
+
+
+def _np(t):
+    return t.detach()._host().astype(np.float64)
+
+
+def _grad(out, x, g=None):
+    """d(sum(g * out))/dx as float64 NumPy (g: NumPy weights, default ones)."""
+    gt = ag.tensor(np.ones(tuple(out.shape)) if g is None else g, dtype=out.dtype, device=out.device)
+    (gx,) = ag.autograd.grad(out, [x], [gt])
+    assert gx.dtype == x.dtype and tuple(gx.shape) == tuple(x.shape)
+    return _np(gx)
+
+
+def _check(got, expected, rtol, atol, what):
+    assert np.isfinite(got).all(), f"{what}: non-finite {got}"
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, err_msg=what)
+
+
+# --- logits of magnitude 1e4 -----------------------------------------------------------------------------
+
+_rng = np.random.default_rng(0)
+# Every value is exact in float32, so the float64 references see the very inputs the float32 ops see.
+LOGITS = np.concatenate([
+    np.array([[1e4, -1e4, 0.0, 1e4 - 3, 5.0],
+              [-1e4, -1e4 + 1, -1e4 + 2, -2e4, -1e4 + 0.5],
+              [1e4, 1e4, 1e4, 1e4, 1e4],                     # all tied
+              [-1e4, 0.5, -3e3, 7e3, 7e3 - 1]]),
+    _rng.uniform(-1e4, 1e4, (3, 5)).astype(np.float32)]).astype(np.float64)
+TARGET = np.array([1, 2, 0, 3, 4, 0, 2])
+GOUT = _rng.uniform(-1, 1, LOGITS.shape)
+# float64: a few ulps of 1e4; float32: a few ulps of each result (PyTorch's kernels meet these)
+TOL = {"float64": (1e-12, 1e-10), "float32": (1e-5, 1e-6)}
+
+
+def _lse(x, axis=-1, keepdims=False):
+    m = x.max(axis=axis, keepdims=True)
+    out = m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis)
+
+
+def _log_softmax(x):
+    m = x.max(axis=-1, keepdims=True)
+    return (x - m) - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))   # never x - lse: lse ~ 1e4 rounds
+
+
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request):
+    return request.param
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_logsumexp_large_logits(dev, dtype):
+    x = _t(LOGITS, dev, getattr(ag, dtype))
+    y = ag.logsumexp(x, 1)
+    rtol, atol = TOL[dtype]
+    lse = _lse(LOGITS)
+    _check(_np(y), lse, rtol, 0, "logsumexp forward")
+    g = GOUT[:, 0]
+    # PyTorch's backward is g * exp(x - result): the float32 rounding of result (spacing 2**-10 at 1e4)
+    # shifts each exp by up to that much, relatively: eps32 * |lse|
+    grtol = EPS32 * np.abs(lse).max() if dtype == "float32" else rtol
+    _check(_grad(y, x, g), g[:, None] * np.exp(LOGITS - lse[:, None]), grtol, atol, "logsumexp backward")
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_softmax_large_logits(dev, dtype):
+    x = _t(LOGITS, dev, getattr(ag, dtype))
+    y = F.softmax(x, dim=1)
+    rtol, atol = TOL[dtype]
+    p = np.exp(_log_softmax(LOGITS))
+    _check(_np(y), p, rtol, atol, "softmax forward")
+    _check(_grad(y, x, GOUT), p * (GOUT - (GOUT * p).sum(1, keepdims=True)), rtol, atol, "softmax backward")
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_log_softmax_large_logits(dev, dtype):
+    x = _t(LOGITS, dev, getattr(ag, dtype))
+    y = F.log_softmax(x, dim=1)
+    rtol, atol = TOL[dtype]
+    ls = _log_softmax(LOGITS)
+    _check(_np(y), ls, rtol, atol, "log_softmax forward")
+    expected = GOUT - np.exp(ls) * GOUT.sum(1, keepdims=True)
+    _check(_grad(y, x, GOUT), expected, rtol, atol, "log_softmax backward")
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_bce_with_logits_large_logits(dev, dtype):
+    target = _rng.uniform(0, 1, LOGITS.shape)
+    target[:2] = np.round(target[:2])                    # hard labels too: loss exactly 0 or |x|
+    x = _t(LOGITS, dev, getattr(ag, dtype))
+    tt = _t(target, dev, getattr(ag, dtype), grad=False)
+    y = F.binary_cross_entropy_with_logits(x, tt, reduction="none")
+    rtol, atol = TOL[dtype]
+    # max(x, 0) - x y + log1p(exp(-|x|)); target values are rounded to the dtype like the op sees them
+    t = target.astype(dtype).astype(np.float64)
+    _check(_np(y), np.maximum(LOGITS, 0) - LOGITS * t + np.log1p(np.exp(-np.abs(LOGITS))), rtol, atol,
+           "bce_with_logits forward")
+    _check(_grad(y, x, GOUT), GOUT * (_sigmoid(LOGITS) - t), rtol, atol, "bce_with_logits backward")
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_cross_entropy_large_logits(dev, dtype, label_smoothing):
+    x = _t(LOGITS, dev, getattr(ag, dtype))
+    tgt = ag.tensor(TARGET, device=dev)
+    n, c = LOGITS.shape
+    ls = _log_softmax(LOGITS)
+    onehot = np.eye(c)[TARGET]
+    soft = (1 - label_smoothing) * onehot + label_smoothing / c
+    rtol, atol = TOL[dtype]
+    y = F.cross_entropy(x, tgt, reduction="none", label_smoothing=label_smoothing)
+    _check(_np(y), -(soft * ls).sum(1), rtol, atol, "cross_entropy forward")
+    g = GOUT[:, 0]
+    _check(_grad(y, x, g), g[:, None] * (np.exp(ls) - soft), rtol, atol, "cross_entropy backward")
+    mean = F.cross_entropy(x, tgt, label_smoothing=label_smoothing)
+    _check(_np(mean), -(soft * ls).sum(1).mean(), rtol, atol, "cross_entropy mean")
+    _check(_grad(mean, x), (np.exp(ls) - soft) / n, rtol, atol, "cross_entropy mean backward")
+
+
+# --- float16: thousands of elements, accumulated in float32 ----------------------------------------------
+
+N = 4096
+F16_RTOL, F16_ATOL = 1e-3, 1e-5      # torch.testing's float16 defaults; PyTorch's CPU kernels meet them here
+
+
+def _h(values, dev, grad=True):
+    return _t(np.asarray(values, dtype=np.float16), dev, ag.float16, grad)
+
+
+def _exact16(shape, lo, hi, seed):
+    """Random float16 values, returned as the float64 array of their exact values."""
+    return np.random.default_rng(seed).uniform(lo, hi, shape).astype(np.float16).astype(np.float64)
+
+
+def _check16(t, expected, what):
+    assert t.dtype == ag.float16, f"{what}: {t.dtype}"
+    _check(_np(t), expected, F16_RTOL, F16_ATOL, what)
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_float16_sum_mean_accumulate_in_float32(dev):
+    # a float16 running sum of ones stalls at 2048 (2048 + 1 rounds back to 2048)
+    assert ag.ones(2 * N, dtype=ag.float16, device=dev).sum().item() == 2 * N
+    # partial sums reach 30 * 4096 = 122880, past float16's max 65504: float16 accumulation gives inf or nan
+    halves = np.concatenate([np.full(N, 30.0), np.full(N, -30.0)])
+    assert ag.sum(_h(halves, dev, grad=False)).item() == 0.0
+    assert _np(ag.sum(_h(np.stack([halves, -halves]), dev, grad=False), 1)).tolist() == [0.0, 0.0]
+    assert ag.mean(_h(np.full(2 * N, 16.0), dev, grad=False)).item() == 16.0
+    assert _np(ag.mean(_h(np.full((2, 2 * N), 16.0), dev, grad=False), dim=1)).tolist() == [16.0, 16.0]
+    v = _exact16((3, N), 0, 1, 1)
+    x = _h(v, dev)
+    for name, out, ref, grad in [("sum", ag.sum(x), v.sum(), np.ones_like(v)),
+                                 ("sum(dim)", ag.sum(x, 1), v.sum(1), np.ones_like(v)),
+                                 ("mean", ag.mean(x), v.mean(), np.full_like(v, 1 / v.size)),
+                                 ("mean(dim)", ag.mean(x, 1), v.mean(1), np.full_like(v, 1 / N))]:
+        _check16(out, ref, f"float16 {name}")
+        _check(_grad(out, x), grad, F16_RTOL, F16_ATOL, f"float16 {name} backward")
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_float16_softmax_long_rows(dev):
+    same = _h(np.full((2, N), 3.0), dev)
+    assert (_np(F.softmax(same, 1)) == 1.0 / N).all()    # 2**-12 exactly; a stalled float16 sum: 2**-11
+    _check16(F.log_softmax(same, 1), np.full((2, N), -math.log(N)), "float16 log_softmax, equal logits")
+    v = _exact16((2, N), -8, 8, 2)
+    g = _exact16((2, N), -1, 1, 3)
+    x = _h(v, dev)
+    ls = _log_softmax(v)
+    p = np.exp(ls)
+    y = F.softmax(x, 1)
+    _check16(y, p, "float16 softmax")
+    expected = p * (g - (g * p).sum(1, keepdims=True))
+    _check(_grad(y, x, g), expected, F16_RTOL, F16_ATOL, "float16 softmax backward")
+    y = F.log_softmax(x, 1)
+    _check16(y, ls, "float16 log_softmax")
+    # backward reads the saved float16 output: y ~ -8 carries up to half a spacing (2**-8) of error, and
+    # exp(y) that much relative error, so g - exp(y) sum(g) is off by up to ~spacing * |exp(y) sum(g)|
+    atol = float(np.spacing(np.float16(np.abs(ls).max()))) * np.abs(p * g.sum(1, keepdims=True)).max()
+    _check(_grad(y, x, g), g - p * g.sum(1, keepdims=True), F16_RTOL, atol, "float16 log_softmax backward")
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_float16_layer_norm_large_mean(dev):
+    # sum(x) ~ 4e6 and sum(x^2) ~ 4e9: far past float16's range, fine in float32
+    v = _exact16((2, N), 950, 1050, 4)
+    g = _exact16((2, N), -1, 1, 5)
+    x = _h(v, dev)
+    mu = v.mean(1, keepdims=True)
+    rstd = 1 / np.sqrt(((v - mu) ** 2).mean(1, keepdims=True) + 1e-5)
+    xhat = (v - mu) * rstd
+    y = F.layer_norm(x, (N,))
+    _check16(y, xhat, "float16 layer_norm")
+    expected = rstd * (g - g.mean(1, keepdims=True) - xhat * (g * xhat).mean(1, keepdims=True))
+    _check(_grad(y, x, g), expected, F16_RTOL, F16_ATOL, "float16 layer_norm backward")
+
+
+# --- gradient conventions at ties and kinks (PyTorch's) --------------------------------------------------
+
+INF = math.inf
+Z = ag.zeros_like
+KINKS = [  # (name, f, x, d sum(f(x)) / dx)
+    ("abs_at_0", ag.abs, [0.0, -1.0, 2.0], [0.0, -1.0, 1.0]),                     # sgn(0) = 0
+    ("relu_at_0", F.relu, [0.0, -1.0, 2.0], [0.0, 0.0, 1.0]),
+    ("leaky_relu_at_0", lambda x: F.leaky_relu(x, 0.1), [0.0], [0.1]),
+    ("clamp_at_bounds", lambda x: ag.clamp(x, -1.0, 1.0), [-1.0, 1.0, 0.5, 2.0, -2.0], [1, 1, 1, 0, 0]),
+    ("clamp_tensor_bounds", lambda x: ag.clamp(x, Z(x) - 1, Z(x) + 1), [-1.0, 1.0, 0.5, 2.0, -2.0],
+     [1, 1, 1, 0, 0]),
+    ("clamp_min_at_bound", lambda x: ag.clamp_min(x, 0.5), [0.5, 0.0, 1.0], [1, 0, 1]),
+    ("clamp_max_at_bound", lambda x: ag.clamp_max(x, 0.5), [0.5, 0.0, 1.0], [1, 1, 0]),
+    ("clamp_min_above_max", lambda x: ag.clamp(x, 1.0, -1.0), [-1.0, 1.0, 0.5, 2.0], [0, 0, 0, 0]),
+    ("hardtanh_at_bounds", F.hardtanh, [-1.0, 1.0, 0.0], [0, 0, 1]),             # strict, unlike clamp
+    ("relu6_at_bounds", F.relu6, [0.0, 6.0, 3.0], [0, 0, 1]),
+    ("max_ties", ag.max, [1.0, 3.0, 3.0, 2.0], [0, 0.5, 0.5, 0]),                 # split evenly
+    ("min_ties", ag.min, [1.0, 1.0, 3.0, 1.0], [1 / 3, 1 / 3, 0, 1 / 3]),
+    ("max_ties_2d", ag.max, [[2.0, 1.0], [2.0, 2.0]], [[1 / 3, 0], [1 / 3, 1 / 3]]),
+    ("amax_dim_ties", lambda x: ag.amax(x, 1), [[1.0, 3.0, 3.0, 2.0], [5.0, 5.0, 1.0, 0.0]],
+     [[0, 0.5, 0.5, 0], [0.5, 0.5, 0, 0]]),
+    ("amin_dim_ties", lambda x: ag.amin(x, 1), [[1.0, 3.0, 1.0, 2.0], [5.0, 5.0, 1.0, 1.0]],
+     [[0.5, 0, 0.5, 0], [0, 0, 0.5, 0.5]]),
+    ("median_ties", ag.median, [1.0, 2.0, 2.0, 3.0], [0, 0.5, 0.5, 0]),
+    ("sqrt_at_0", ag.sqrt, [0.0, 4.0], [INF, 0.25]),
+    ("pow_half_at_0", lambda x: x ** 0.5, [0.0], [INF]),
+    ("square_at_0", lambda x: x ** 2, [0.0], [0.0]),
+    ("norm_at_0", ag.norm, [0.0, 0.0], [0.0, 0.0]),
+    ("norm_dim_zero_row", lambda x: ag.norm(x, dim=1), [[0.0, 0.0], [3.0, 4.0]], [[0, 0], [0.6, 0.8]]),
+    ("norm_p1_at_0", lambda x: ag.norm(x, 1), [0.0, 0.0, 1.0], [0, 0, 1]),
+    ("norm_p3_at_0", lambda x: ag.norm(x, 3), [0.0, 0.0], [0, 0]),
+    ("norm_inf_ties", lambda x: ag.norm(x, INF), [1.0, -3.0, 3.0], [0, -0.5, 0.5]),
+    ("std_of_constant", ag.std, [1.0, 1.0, 1.0], [0, 0, 0]),
+    ("sign", ag.sign, [0.0, 1.0], [0, 0]),
+    ("l1_loss_at_0", lambda x: F.l1_loss(x, Z(x)), [0.0], [0.0]),
+    ("smooth_l1_at_beta", lambda x: F.smooth_l1_loss(x, Z(x), reduction="sum"), [1.0, -1.0, 0.0], [1, -1, 0]),
+    ("prod_one_zero", ag.prod, [0.0, 2.0, 3.0], [6, 0, 0]),
+    ("prod_two_zeros", ag.prod, [0.0, 2.0, 0.0], [0, 0, 0]),
+    ("logsumexp_minus_inf", lambda x: ag.logsumexp(x, 0), [-INF, 0.0], [0, 1]),
+]
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+@pytest.mark.parametrize("name,f,x,expected", KINKS, ids=[k[0] for k in KINKS])
+def test_gradient_convention(dev, dtype, name, f, x, expected):
+    t = _t(x, dev, getattr(ag, dtype))
+    out = f(t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = _grad(out, t)
+    np.testing.assert_allclose(g, np.array(expected, dtype=np.float64), rtol=1e-6, atol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+@pytest.mark.parametrize("fn", ["max", "min"])
+def test_reduction_along_dim_sends_gradient_to_returned_index(dev, dtype, fn):
+    x = _t([[1.0, 3.0, 3.0, 2.0], [5.0, 5.0, 1.0, 1.0]], dev, getattr(ag, dtype))
+    values, indices = getattr(ag, fn)(x, 1)
+    first = [1, 0] if fn == "max" else [0, 2]        # ties: the first occurrence, as documented
+    assert _np(indices).tolist() == first
+    expected = np.zeros((2, 4))
+    expected[[0, 1], first] = 1
+    np.testing.assert_array_equal(_grad(values, x), expected)
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+@pytest.mark.parametrize("fn,ga,gb", [
+    ("maximum", [0.5, 1.0, 0.5], [0.5, 0.0, 0.5]),
+    ("minimum", [0.5, 0.0, 0.5], [0.5, 1.0, 0.5]),
+    ("max", [0.5, 1.0, 0.5], [0.5, 0.0, 0.5]),            # max(a, b) is maximum
+    ("atan2", [0.0, 0.5, 0.0], [0.0, 0.0, -1.0]),          # atan2(0, 0): gradient 0, not nan
+])
+def test_binary_ties(dev, dtype, fn, ga, gb):
+    a = _t([1.0, 2.0, 3.0] if fn != "atan2" else [0.0, 0.0, 1.0], dev, getattr(ag, dtype))
+    b = _t([1.0, 1.0, 3.0] if fn != "atan2" else [0.0, 2.0, 0.0], dev, getattr(ag, dtype))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        da, db = ag.autograd.grad(getattr(ag, fn)(a, b).sum(), [a, b])
+    np.testing.assert_array_equal(_np(da), ga)
+    np.testing.assert_array_equal(_np(db), gb)
