@@ -6,7 +6,7 @@ how it is computed) and each test device, hypothesis draws cases -- a sample, ne
 (contiguous, transposed or strided view of a bigger buffer) and a value seed -- and checks:
 
 - forward against the row's NumPy float64 reference, computed on the inputs' exact (rounded) values, in
-  float32, float64, and float16 where the op accepts it (1e-3 of the output's scale, see
+  float32, float64, and float16 where the op accepts it (1e-3 of the inputs' and outputs' scale, see
   strategies.FLOAT16_RTOL); float in, same float out; inputs left untouched;
 - gradients against finite differences in float64 (full Jacobians for small inputs, a random projection
   v^T J u as HIPS autograd's check_vjp does for bigger ones).
@@ -33,7 +33,7 @@ from conftest import DEVICES
 PLANS, SKIPPED = S.plans()
 
 # Small on purpose: ~160 rows x 2-3 devices; derandomized so CI failures reproduce exactly.
-SETTINGS = settings(max_examples=6, deadline=None, derandomize=True, database=None, print_blob=False,
+SETTINGS = settings(max_examples=8, deadline=None, derandomize=True, database=None, print_blob=False,
                     phases=(Phase.explicit, Phase.generate, Phase.shrink),
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
@@ -69,6 +69,23 @@ def _tolerance(info, dtype, expected):
         return max(info.atol, 1e-4), max(info.rtol, 1e-4)
     scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
     return max(info.atol, S.FLOAT16_ATOL * scale), max(info.rtol, S.FLOAT16_RTOL)
+
+
+def _spread16(info, case, arrays, expected, seed, draws=8):
+    """Per output, how far the reference moves when every input moves to a neighbouring float16 value
+    (random signs; the largest of ``draws``). Where that exceeds the tolerance the float16 result is noise
+    for any float16 algorithm, PyTorch's included (batch_norm over two close values, losses that cancel)."""
+    rng = np.random.default_rng(seed)
+    steps = [np.spacing(np.abs(a).astype(np.float16)).astype(np.float64) for a in arrays]
+    spread = [np.zeros(np.shape(e)) for e in expected]
+    for _ in range(draws):
+        moved = [np.asarray(a + s * rng.choice((-1.0, 1.0), np.shape(a))) for a, s in zip(arrays, steps)]
+        with np.errstate(all="ignore"):
+            out = _outs(S.call_ref(info, case.sample, case.shapes, moved))
+        for k, (o, e) in enumerate(zip(out, expected)):
+            if np.asarray(e).dtype.kind == "f" and np.shape(o) == np.shape(e):
+                spread[k] = np.fmax(spread[k], np.abs(np.asarray(o, dtype=np.float64) - e))
+    return spread
 
 
 def _close(got, expected, atol, rtol):
@@ -122,12 +139,14 @@ def test_forward_matches_reference(plan, dev, data):
             # depending on the kernel; in float16 either is right (fmod(x, 0.7) jumps by 0.7 otherwise)
             alt = _outs(S.call_ref(info, case.sample, case.shapes, arrays, np.float16)) \
                 if dtype == "float16" else expected
+        spread = _spread16(info, case, arrays, expected, case.seed) if dtype == "float16" \
+            else [0.0] * len(alt)
         got = _call(info, case, args, kwargs)
         if got is None:
             return
         got = _outs(got)
         assert len(got) == len(expected), f"{info.name}: {len(got)} outputs, expected {len(expected)}"
-        for o, e, e2 in zip(got, expected, alt):
+        for o, e, e2, sp in zip(got, expected, alt, spread):
             assert isinstance(o, ag.Tensor), f"{info.name} returned {type(o).__name__}"
             assert o.device.type == dev.split(":")[0]
             assert tuple(o.shape) == np.shape(e), f"{info.name}: shape {tuple(o.shape)} != {np.shape(e)}"
@@ -139,9 +158,13 @@ def test_forward_matches_reference(plan, dev, data):
                 continue    # float16 rounding makes ties: indices may legitimately differ
             atol, rtol = _tolerance(info, dtype, e)
             h = _host(o)
-            if not _close(h, (e, e2), atol, rtol).all():
-                np.testing.assert_allclose(h.astype(np.float64), np.asarray(e, dtype=np.float64), atol=atol,
-                                           rtol=rtol, err_msg=f"{info.name} {dtype} on {dev}: {case}")
+            ok = _close(h, (e, e2), atol, rtol) | (sp > atol + rtol * np.abs(e))   # | ill-conditioned
+            if not ok.all():
+                bad = np.flatnonzero(~ok)[:5]
+                pytest.fail(f"{info.name} {dtype} on {dev}: {case}\n"
+                            f"{(~ok).sum()} of {ok.size} elements differ, "
+                            f"e.g. at flat {bad.tolist()}: got {h.ravel()[bad].tolist()}, expected "
+                            f"{np.ravel(e)[bad].tolist()} (atol {atol}, rtol {rtol})")
         for t, a in zip(tensors, arrays):  # the op must not write into its inputs (nor through their views)
             np.testing.assert_array_equal(_host(t).astype(np.float64), a,
                                           err_msg=f"{info.name} wrote into its input")

@@ -211,10 +211,34 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
         while heap:
             node = pop(heap)[2]
             grads = buffers.pop(node, None)
-            if (type(node) is AccumulateGrad and grads is not None and capture is None
-                    and node._tensor_hooks is None and node._pre_hooks is None and node._post_hooks is None):
+            if grads is None or capture is not None or node._pre_hooks is not None \
+                    or node._tensor_hooks is not None or node._post_hooks is not None:
+                pass  # the general path below
+            elif type(node) is AccumulateGrad:
                 _accumulate(node.variable, grads[0], create_graph)  # a leaf with no hooks: the common end
                 grads = None
+                continue
+            elif (node._n_out == 1 and node._retained is None and not node._released and node._out_meta is None
+                  and not _anomaly_enabled[0]):
+                # an op node with no hooks: _run_node's work without its checks for hooks and capture
+                grad_inputs = _checked_grads(node, node.backward(grads[0]), create_graph)
+                grads = None
+                if not retain_graph:
+                    node._release()
+                for (child, nr), g in zip(node.next_functions, grad_inputs):
+                    if child is None:
+                        continue
+                    if g is not None:
+                        buf = buffers.get(child)
+                        if buf is None:
+                            buf = buffers[child] = [None] * child._n_out
+                        old = buf[nr]
+                        buf[nr] = g if old is None else old + g
+                    left = deps[child] - 1
+                    deps[child] = left
+                    if left == 0:
+                        push(heap, (-child._seq, id(child), child))
+                g = grad_inputs = None  # (see below)
                 continue
             run_it = needed is None or node in needed
             if run_it and grads is not None:
@@ -302,6 +326,22 @@ def _run_node(node, grads, create_graph, capture, captured, stop):
             from .anomaly import print_stack
             print_stack(node)
         raise
+    result = _checked_grads(node, out, create_graph)
+    if _anomaly_enabled[0]:
+        from .anomaly import check_nan
+        check_nan(node, result)
+    if node._post_hooks is not None:
+        for hook in list(node._post_hooks.values()):
+            r = hook(tuple(result), tuple(grads))
+            if r is not None:
+                _check_hook_result(hook, r, len(result))
+                result = list(r)
+    return result
+
+
+def _checked_grads(node, out, create_graph):
+    """A backward's return value as a list aligned with the inputs, each gradient summed back over the
+    broadcast dims and cast to its input's dtype."""
     if type(out) is not tuple:
         out = (out,)
     n_in = len(node.next_functions)
@@ -324,15 +364,6 @@ def _run_node(node, grads, create_graph, capture, captured, stop):
         if d.dtype != dtype:
             g = g.to(_np_to_dt(dtype))
         result[i] = g
-    if _anomaly_enabled[0]:
-        from .anomaly import check_nan
-        check_nan(node, result)
-    if node._post_hooks is not None:
-        for hook in list(node._post_hooks.values()):
-            r = hook(tuple(result), tuple(grads))
-            if r is not None:
-                _check_hook_result(hook, r, len(result))
-                result = list(r)
     return result
 
 

@@ -44,10 +44,10 @@ class BinaryCrossEntropyWithLogitsBackward0(Op):
 
     def forward(self, x, y, *extra, has_weight=False, has_pos_weight=False, reduction="mean"):
         self.reduction, self.has_w, self.has_pw = reduction, has_weight, has_pos_weight
-        self.save = tuple(range(2 + len(extra)))
+        self.save = (0, 1) if not extra else tuple(range(2 + len(extra)))
         w = extra[0] if has_weight else None
         pw = extra[-1] if has_pos_weight else None
-        if _kernels(self.dev, x):
+        if self.dev.uses_kernels and x.dtype.kind == "f":
             loss = _fused().bce_with_logits_fwd(self.dev, x, y, w, pw)
         else:
             xp = self.dev.xp
@@ -132,15 +132,21 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
                                      size_average=None, reduce=None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
     """Sigmoid + binary cross entropy in one numerically stable op (weight and pos_weight broadcast)."""
-    reduction = reduction_arg(reduction, size_average, reduce)
+    if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
+        reduction = reduction_arg(reduction, size_average, reduce)
     if target._data.shape != input._data.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    if weight is None and pos_weight is None:  # (the common call: no extra inputs to sort out)
+        return BinaryCrossEntropyWithLogitsBackward0.apply(input, target, reduction=reduction)
     not_differentiable("binary_cross_entropy_with_logits", "weight", weight)
     not_differentiable("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
     extra = [t for t in (weight, pos_weight) if t is not None]
     return BinaryCrossEntropyWithLogitsBackward0.apply(
         input, target, *extra, has_weight=weight is not None, has_pos_weight=pos_weight is not None,
         reduction=reduction)
+
+
+_REDUCTIONS = frozenset(("mean", "sum", "none"))
 
 
 # ---------------------------------------------------------------- binary cross-entropy on probabilities

@@ -198,6 +198,9 @@ def where_(cond, a, b):
 
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other."""
+    if isinstance(other, Tensor) and isinstance(input, Tensor) and alpha == 1 \
+            and input._data.dtype == other._data.dtype:  # the hot case: nothing to promote or convert
+        return AddBackward0.apply(input, other)
     if not isinstance(input, Tensor):
         if isinstance(other, Tensor) and is_scalar(input) and alpha == 1:
             return _binary(AddBackward0, other, input)
@@ -229,6 +232,8 @@ def rsub(input, other, alpha=1):
 
 def mul(input, other, *, out=None):
     """input * other."""
+    if isinstance(other, Tensor) and isinstance(input, Tensor) and input._data.dtype == other._data.dtype:
+        return MulBackward0.apply(input, other)  # the hot case: nothing to promote or convert
     if not isinstance(input, Tensor):
         input, other = other, input
     return _binary(MulBackward0, input, other)
