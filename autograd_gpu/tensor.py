@@ -328,7 +328,10 @@ class Tensor:
     # --- autograd -------------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) · gradient into the .grad of every leaf that requires grad."""
-        _node_engine.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        if gradient is None and inputs is None and not create_graph:
+            _node_engine.backward_scalar(self, retain_graph)
+        else:
+            _node_engine.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def register_hook(self, hook):
         from .autograd.hooks import register_tensor_hook

@@ -36,12 +36,13 @@ template <typename A> __device__ __forceinline__ A elu_bwd(A x, A gy, A alpha) {
 }
 
 // gelu. approximate == 0: x * Phi(x) with the exact erf; approximate != 0: the tanh formula.
+// 1 + tanh(u) = 2 / (1 + exp(-2 u)) and 1 + erf(z) = erfc(-z): no cancellation for x << 0.
 template <typename A> __device__ __forceinline__ A gelu_fwd(A x, int approximate) {
     if (approximate) {
-        const A k_beta = A(0.7978845608028654), k_kappa = A(0.044715);  // sqrt(2/pi)
-        return A(0.5) * x * (A(1) + tanh_(k_beta * (x + k_kappa * x * x * x)));
+        const A k_beta2 = A(1.5957691216057308), k_kappa = A(0.044715);  // 2 sqrt(2/pi)
+        return x / (A(1) + exp_(-k_beta2 * (x + k_kappa * x * x * x)));
     }
-    return A(0.5) * x * (A(1) + erf_(x * A(0.7071067811865476)));
+    return A(0.5) * x * erfc_(x * A(-0.7071067811865476));
 }
 template <typename A> __device__ __forceinline__ A gelu_bwd(A x, A gy, int approximate) {
     if (approximate) {  // same factorization as PyTorch's GeluBackward (tanh)

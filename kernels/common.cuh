@@ -47,6 +47,8 @@ __device__ __forceinline__ float tanh_(float v) { return tanhf(v); }
 __device__ __forceinline__ double tanh_(double v) { return tanh(v); }
 __device__ __forceinline__ float erf_(float v) { return erff(v); }
 __device__ __forceinline__ double erf_(double v) { return erf(v); }
+__device__ __forceinline__ float erfc_(float v) { return erfcf(v); }
+__device__ __forceinline__ double erfc_(double v) { return erfc(v); }
 __device__ __forceinline__ float sqrt_(float v) { return sqrtf(v); }
 __device__ __forceinline__ double sqrt_(double v) { return sqrt(v); }
 __device__ __forceinline__ float abs_(float v) { return fabsf(v); }

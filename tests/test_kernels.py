@@ -294,15 +294,18 @@ def test_cross_entropy(dev, c, eps, dtype):
     x = rand((n, c), dtype, -5, 5)
     t = np.random.default_rng(0).integers(0, c, n)
     t[2] = -100
-    loss, lse = F.cross_entropy_fwd(dev, put(dev, x), put(dev, t), -100, eps)
-    assert loss.dtype == dtype and lse.dtype == (np.float64 if dtype == np.float64 else np.float32)
+    loss, stats = F.cross_entropy_fwd(dev, put(dev, x), put(dev, t), -100, eps)
+    assert loss.dtype == dtype and stats.dtype == (np.float64 if dtype == np.float64 else np.float32)
+    assert stats.shape == (n, 2)  # per row (max, log sum exp(x - max))
     ref_loss, ref_lse, ref_grad = _xent_ref(x.astype(np.float64), t, -100, eps)
     close(loss, ref_loss, dtype, scale=5)
-    close(np.where(t != -100, get(lse), 0), np.where(t != -100, ref_lse, 0), dtype)
+    m, log_s = get(stats).astype(np.float64).T
+    close(np.where(t != -100, m, 0), np.where(t != -100, x.astype(np.float64).max(1), 0), dtype)
+    close(np.where(t != -100, m + log_s, 0), np.where(t != -100, ref_lse, 0), dtype)
     grow = rand((n,), np.float64, 0.5, 1.5, seed=4)
-    gx = F.cross_entropy_bwd(dev, put(dev, x), put(dev, t), lse, put(dev, grow), -100, eps)
+    gx = F.cross_entropy_bwd(dev, put(dev, x), put(dev, t), stats, put(dev, grow), -100, eps)
     close(gx, grow[:, None] * ref_grad, dtype)
-    gx = F.cross_entropy_bwd(dev, put(dev, x), put(dev, t), lse, 0.5, -100, eps)  # scalar (mean) grad
+    gx = F.cross_entropy_bwd(dev, put(dev, x), put(dev, t), stats, 0.5, -100, eps)  # scalar (mean) grad
     close(gx, 0.5 * ref_grad, dtype)
 
 
@@ -310,9 +313,9 @@ def test_cross_entropy_edges(dev):
     x = rand((3, 4), np.float32)
     loss, _ = F.cross_entropy_fwd(dev, put(dev, x), put(dev, np.array([0, 4, -1])), -100, 0.0)
     assert np.isnan(get(loss)[1:]).all() and np.isfinite(get(loss)[0])  # out-of-range target -> NaN
-    loss, lse = F.cross_entropy_fwd(dev, put(dev, x[:0]), put(dev, np.zeros(0, np.int64)), -100, 0.0)
-    assert loss.shape == (0,) and lse.shape == (0,)
-    gx = F.cross_entropy_bwd(dev, put(dev, x[:0]), put(dev, np.zeros(0, np.int64)), lse, 1.0)
+    loss, stats = F.cross_entropy_fwd(dev, put(dev, x[:0]), put(dev, np.zeros(0, np.int64)), -100, 0.0)
+    assert loss.shape == (0,) and stats.shape == (0, 2)
+    gx = F.cross_entropy_bwd(dev, put(dev, x[:0]), put(dev, np.zeros(0, np.int64)), stats, 1.0)
     assert gx.shape == (0, 4)
 
 

@@ -220,6 +220,53 @@ def test_float16_layer_norm_large_mean(dev):
     _check(_grad(y, x, g), expected, F16_RTOL, F16_ATOL, "float16 layer_norm backward")
 
 
+def _k(shape, lo=-2, hi=2, seed=0):
+    return lambda: _exact16(shape, lo, hi, seed)
+
+
+# float16 ops PyTorch computes in float32 and rounds once. Reference: the same op in float64 on the exact
+# float16 values (the float64 paths are checked against NumPy references in test_ops.py). Products are summed
+# over non-negative terms: with cancellation, float32 accumulation error (PyTorch's too) exceeds a float16
+# ulp of a small result.
+F16_OPS = [  # (name, f, input makers)
+    ("conv1d", lambda x, w: F.conv1d(x, w, padding=2), [_k((2, 8, 64), 0), _k((4, 8, 5), 0, seed=1)]),
+    ("conv2d", lambda x, w: F.conv2d(x, w, padding=1), [_k((2, 8, 12, 12), 0), _k((4, 8, 3, 3), 0, seed=1)]),
+    ("matmul", ag.matmul, [_k((2, 16, 512), 0), _k((512, 8), 0, seed=1)]),
+    ("linear", F.linear, [_k((16, 512), 0), _k((8, 512), 0, seed=1)]),
+    ("linear_bias", F.linear, [_k((16, 512), 0), _k((8, 512), 0, seed=1), _k((8,), 0, seed=2)]),
+    ("avg_pool2d", lambda x: F.avg_pool2d(x, 3, padding=1), [_k((2, 3, 18, 18))]),
+    ("adaptive_avg_pool2d", lambda x: F.adaptive_avg_pool2d(x, (2, 3)), [_k((2, 3, 32, 33))]),
+    ("sum_dim", lambda x: ag.sum(x, 1), [_k((3, N), 0, 1)]),
+    ("cumsum", lambda x: ag.cumsum(x, 1), [_k((3, N), 0, 1)]),
+    ("sigmoid", ag.sigmoid, [_k((N,), -10, 10)]),
+    ("silu", F.silu, [_k((N,), -10, 10)]),
+    ("gelu", F.gelu, [_k((N,), -6, 6)]),
+    ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), [_k((N,), -6, 6)]),
+    ("erf", ag.erf, [_k((N,), -3, 3)]),
+    ("erfc", ag.erfc, [_k((N,), -3, 3)]),
+    ("erfinv", ag.erfinv, [_k((N,), -0.999, 0.999)]),
+    ("lerp", lambda a, b: ag.lerp(a, b, 0.3), [_k((N,)), _k((N,), seed=1)]),
+    ("lerp_tensor", ag.lerp, [_k((N,)), _k((N,), seed=1), _k((N,), 0, 1, seed=2)]),
+    ("addcmul", lambda a, b, c: ag.addcmul(a, b, c, value=0.7),
+     [_k((N,)), _k((N,), seed=1), _k((N,), seed=2)]),
+    ("log_softmax", lambda x: F.log_softmax(x, 1), [_k((4, 1024), -8, 8)]),
+    ("round_decimals", lambda x: ag.round(x, decimals=2), [_k((N,), -8, 8)]),
+]
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+@pytest.mark.parametrize("name,f,makers", F16_OPS, ids=[o[0] for o in F16_OPS])
+def test_float16_computes_in_float32(dev, name, f, makers):
+    vals = [m() for m in makers]
+    got = f(*[_h(v, dev, grad=False) for v in vals])
+    assert got.dtype == ag.float16, f"{name}: {got.dtype}"
+    ref = _np(f(*[_t(v, dev, grad=False) for v in vals]))
+    # one float16 ulp of the exact result (0.5 from the final rounding, the rest for float32 arithmetic)
+    ulp = np.spacing(np.abs(ref).astype(np.float16)).astype(np.float64)
+    err = np.abs(_np(got) - ref) / ulp
+    assert np.isfinite(err).all() and err.max() <= 1, f"{name}: {err.max():.2f} float16 ulps"
+
+
 # --- gradient conventions at ties and kinks (PyTorch's) --------------------------------------------------
 
 INF = math.inf

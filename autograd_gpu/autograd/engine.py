@@ -9,6 +9,8 @@ import heapq
 import sys
 import threading
 
+import numpy as _np
+
 from .grad_mode import state as _grad_state
 from . import node as _node
 from .node import RELEASED_MSG, AccumulateGrad, _anomaly_enabled, edge_of
@@ -94,6 +96,19 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 
 _warned_create_graph = [False]  # PyTorch warns once per process (TORCH_WARN_ONCE)
+
+
+def backward_scalar(t, retain_graph=None) -> None:
+    """``t.backward()`` with no arguments (the common call): backward() without its argument handling."""
+    if not t._requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    d = t._data
+    if d.size != 1:
+        raise RuntimeError("grad can be implicitly created only for scalar outputs")
+    if d.dtype.kind != "f":
+        raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {t.dtype}")
+    dev = t._device
+    run([edge_of(t)], [_node.Tensor._make(dev.xp.ones(d.shape, d.dtype), dev)], bool(retain_graph), False)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
@@ -207,6 +222,10 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
     pop, push = heapq.heappop, heapq.heappush
     prev_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
+    # backward formulas meet inf / nan at kinks (sqrt'(0) = inf, inf * 0): silent in PyTorch, and one
+    # errstate per pass costs less than one per op (CuPy never warns)
+    quiet = _np.errstate(all="ignore")
+    quiet.__enter__()
     try:
         while heap:
             node = pop(heap)[2]
@@ -273,6 +292,7 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
             # only when nothing else refers to it (see _accumulate_locked)
             g = grad_inputs = None
     finally:
+        quiet.__exit__(None, None, None)
         _grad_state.enabled = prev_mode
     return captured
 

@@ -331,21 +331,25 @@ class AccumulateGrad(Node):
 
     __slots__ = ("variable",)
 
+    # Constant state as class attributes (shadowing Node's slots; an assignment goes to the instance dict):
+    # a leaf's accumulator is made anew for every graph, so its constructor sets only what varies.
+    next_functions = ()
+    _seq = -1
+    _released = False
+    _saved = ()
+    _result = None
+    _pre_hooks = _post_hooks = _retained = _tensor_hooks = None
+    _n_out = 1
+    _out_meta = None
+    _input_meta = ()
+    needs_input_grad = ()
+    _anomaly_trace = None
+
     def __init__(self, variable):
         self.variable = variable
-        self.next_functions = ()
         self.dev = variable._device
-        self._seq = -1
-        self._released = False
-        self._saved = ()
-        self._result = None
-        self._pre_hooks = self._post_hooks = self._retained = None
-        self._tensor_hooks = None if variable._hooks is None else {0: variable._hooks}  # Tensor.register_hook
-        self._n_out = 1
-        self._out_meta = None
-        self._input_meta = ()
-        self.needs_input_grad = ()
-        self._anomaly_trace = None
+        if variable._hooks is not None:
+            self._tensor_hooks = {0: variable._hooks}  # Tensor.register_hook
 
     def _release(self):
         pass

@@ -14,6 +14,7 @@ from .. import _dtype
 from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._nnutil import const as _const, fused as _fused, kernels as _kernels, require_float as _require_float
+from ._pw_common import _F16, opmath
 from .inplace import _method
 from .softmax import log_softmax, softmax, torch_log_softmax, torch_softmax  # noqa: F401  (re-exported)
 
@@ -26,26 +27,32 @@ def _to_float(x):
 
 
 def _sigmoid_np(xp, z):
-    # tanh form: no overflow warning for large |z|, and exactly 0.5 at 0
-    s = xp.tanh(z * 0.5)
-    s *= 0.5
-    s += 0.5
-    return s
+    # 1 / (1 + exp(-z)) like PyTorch: relatively accurate for z << 0, where 0.5 + 0.5 tanh(z / 2) cancels
+    if z.dtype == _F16:  # float32 arithmetic, one rounding
+        return _sigmoid_np(xp, z.astype(xp.float32)).astype(z.dtype)
+    e = xp.negative(z)
+    if not e.ndim:  # 0-d: NumPy scalars, no out=
+        with np.errstate(over="ignore"):
+            return 1 / (xp.exp(e) + 1)
+    with np.errstate(over="ignore"):  # exp(-z) = inf gives the exact limit 0
+        xp.exp(e, out=e)
+    e += 1
+    return xp.reciprocal(e, out=e)
 
 
 _ERF = []
 
 
-def _erf_np(x):
-    """erf on a NumPy array, in x's dtype: SciPy's vectorized erf when installed (an optional dependency,
-    imported on first use), else math.erf element by element."""
+def _erf_np(x, complement=False):
+    """erf (erfc with complement=True) on a NumPy array, in x's dtype: SciPy's vectorized functions when
+    installed (an optional dependency, imported on first use), else math.erf / math.erfc per element."""
     if not _ERF:
         try:
-            from scipy.special import erf
+            from scipy.special import erf, erfc
         except ImportError:  # pragma: no cover - exercised where SciPy is absent
-            erf = np.frompyfunc(math.erf, 1, 1)
-        _ERF.append(erf)
-    return _ERF[0](x).astype(x.dtype, copy=False)
+            erf, erfc = np.frompyfunc(math.erf, 1, 1), np.frompyfunc(math.erfc, 1, 1)
+        _ERF.extend((erf, erfc))
+    return _ERF[complement](x).astype(x.dtype, copy=False)
 
 
 _SQRT1_2, _INV_SQRT_2PI = 0.7071067811865476, 0.3989422804014327
@@ -247,10 +254,12 @@ class GeluBackward0(Op):
         if self.dev.uses_kernels:
             return _fused().gelu_fwd(self.dev, x, approximate)
         xp = self.dev.xp
+        dt, x = x.dtype, opmath(x)  # float16: float32 arithmetic, one rounding (PyTorch)
+        # 1 + tanh(u) = 2 sigmoid(2 u) and 1 + erf(z) = erfc(-z): no cancellation for x << 0
         if approximate == "tanh":
-            inner = (x + x * x * x * _K_KAPPA) * _K_BETA
-            return x * 0.5 * (1 + xp.tanh(inner))
-        return x * 0.5 * (1 + _erf_np(x * _SQRT1_2))
+            inner = (x + x * x * x * _K_KAPPA) * (2 * _K_BETA)
+            return (x * _sigmoid_np(xp, inner)).astype(dt, copy=False)
+        return (x * 0.5 * _erf_np(x * -_SQRT1_2, True)).astype(dt, copy=False)
 
     def backward(self, g):
         (x,) = self.saved_tensors
@@ -302,6 +311,8 @@ class SiluBackward0(Op):
         _require_float(x, "silu_cpu" if self.dev.type == "cpu" else "silu_cuda")
         if self.dev.uses_kernels:
             return _fused().silu_fwd(self.dev, x)
+        if x.dtype == _F16:  # float32 arithmetic, one rounding (PyTorch)
+            return self.forward(x.astype(np.float32)).astype(x.dtype)
         return x * _sigmoid_np(self.dev.xp, x)
 
     def backward(self, g):

@@ -121,8 +121,9 @@ def log_softmax_bwd(dev, y, gy, dim: int):
 
 # ---------------------------------------------------------------- cross-entropy
 def cross_entropy_fwd(dev, logits, target, ignore_index: int = -100, label_smoothing: float = 0.0):
-    """(loss_per_row, lse) for (N, C) logits and (N,) int targets:
-    loss = lse - (1 - eps) x[t] - eps/C sum(x); 0 on ignored rows (NaN for a target outside [0, C))."""
+    """(loss_per_row, stats) for (N, C) logits and (N,) int targets; stats[i] = (m_i, log s_i), m = max(x),
+    s = sum(exp(x - m)): loss = (1 - eps)(m - x[t]) + eps/C sum(m - x) + log s (never lse - x[t], which
+    rounds at large logits); 0 on ignored rows (NaN for a target outside [0, C))."""
     xp = dev.xp
     _expect(logits.ndim == 2, "cross_entropy_fwd", f"logits must be (N, C), got {logits.shape}")
     n, c = logits.shape
@@ -130,32 +131,34 @@ def cross_entropy_fwd(dev, logits, target, ignore_index: int = -100, label_smoot
     logits = _contig(dev, logits)
     target = _contig(dev, target, np.int64)
     loss = xp.empty((n,), dtype=logits.dtype)
-    lse = xp.empty((n,), dtype=_acc_dtype(logits.dtype))
+    stats = xp.empty((n, 2), dtype=_acc_dtype(logits.dtype))
     if n:
         _fn(_XENT, "cross_entropy_fwd", logits.dtype)(
             dev, (min(n, _MAX_GRID),), (_row_block(c),),
-            (logits, target, loss, lse, _i64(n), _i64(c), _i64(ignore_index),
+            (logits, target, loss, stats, _i64(n), _i64(c), _i64(ignore_index),
              _acc(logits.dtype, label_smoothing)))
-    return loss, lse
+    return loss, stats
 
 
-def cross_entropy_bwd(dev, logits, target, lse, grow, ignore_index: int = -100,
+def cross_entropy_bwd(dev, logits, target, stats, grow, ignore_index: int = -100,
                       label_smoothing: float = 0.0):
-    """gx[i, c] = grow[i] (softmax(x)[i, c] - eps/C - (1 - eps)[c == t_i]); 0 on ignored rows.
-    ``grow``: (N,) or scalar upstream gradient per row, already scaled for the reduction."""
+    """gx[i, c] = grow[i] (exp((x[i, c] - m_i) - log s_i) - eps/C - (1 - eps)[c == t_i]); 0 on ignored rows.
+    ``stats``: cross_entropy_fwd's (N, 2) (m, log s); ``grow``: (N,) or scalar upstream gradient per row,
+    already scaled for the reduction."""
     xp = dev.xp
     n, c = logits.shape
-    _expect(target.size == n and lse.size == n, "cross_entropy_bwd", "target / lse need one entry per row")
+    _expect(target.size == n and stats.shape == (n, 2), "cross_entropy_bwd",
+            "target / stats need one entry per row")
     acc = _acc_dtype(logits.dtype)
     logits = _contig(dev, logits)
     target = _contig(dev, target, np.int64)
-    lse = _contig(dev, lse, acc)
+    stats = _contig(dev, stats, acc)
     grow = _contig(dev, xp.broadcast_to(xp.asarray(grow, dtype=acc), (n,)))
     gx = xp.empty((n, c), dtype=logits.dtype)
     if gx.size:
         _fn(_XENT, "cross_entropy_bwd", logits.dtype)(
             dev, (min(n, _MAX_GRID),), (_row_block(c),),
-            (logits, target, lse, grow, gx, _i64(n), _i64(c), _i64(ignore_index),
+            (logits, target, stats, grow, gx, _i64(n), _i64(c), _i64(ignore_index),
              _acc(logits.dtype, label_smoothing)))
     return gx
 

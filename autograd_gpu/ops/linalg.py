@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..autograd.grad_mode import no_grad, state as _grad_state
 from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
+from ._pw_common import _F16
 from ._util import promote
 from .shape import SqueezeBackward1, _view_of
 
@@ -52,6 +53,9 @@ class AddmmBackward0(Op):
 
     def forward(self, c, a, b, beta=1, alpha=1):
         self.beta, self.alpha = beta, alpha
+        if a.dtype == _F16:  # PyTorch: float32 accumulation and epilogue, one rounding (not two)
+            f = "float32"
+            return self.forward(c.astype(f), a.astype(f), b.astype(f), beta, alpha).astype(a.dtype)
         out = a @ b
         if alpha != 1:
             out *= out.dtype.type(alpha)
@@ -155,7 +159,7 @@ def matmul(input, other):
     if na == 2 and nb == 1:
         return MvBackward0.apply(a, b)
     if na == 1 and nb == 2:  # (k) @ (k, n): PyTorch computes it as a squeezed mm
-        if a._requires_grad and _grad_state.enabled:
+        if (a._requires_grad and _grad_state.enabled) or a._fw_grad is not None:  # forward AD needs the node
             a2 = a.unsqueeze(0)
         else:  # an untracked view: no node to record, so no op dispatch
             a2 = _view_of(_make(a._data.reshape(1, -1), a._device), a)

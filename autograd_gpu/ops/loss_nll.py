@@ -144,13 +144,13 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
 # ---------------------------------------------------------------- fused cross-entropy (CUDA devices)
 class _FusedCrossEntropy(Op):
-    """log_softmax + nll_loss over (N, C) rows in one kernel; saves the per-row logsumexp for backward."""
+    """log_softmax + nll_loss over (N, C) rows in one kernel; saves per-row (max, log sum exp(x - max))."""
     save = (0,)
 
     def forward(self, x, target=None, reduction="mean", ignore_index=-100, label_smoothing=0.0):
         self.target, self.reduction, self.ignore_index = target, reduction, ignore_index
         self.eps = label_smoothing
-        loss, self.lse = _fused().cross_entropy_fwd(self.dev, x, target, ignore_index, label_smoothing)
+        loss, self.stats = _fused().cross_entropy_fwd(self.dev, x, target, ignore_index, label_smoothing)
         if reduction == "none":
             return loss
         if reduction == "sum":
@@ -162,8 +162,8 @@ class _FusedCrossEntropy(Op):
     def backward(self, g):
         (x,) = self.saved_tensors
         return CrossEntropyLossBackwardBackward0.apply(
-            g, x, target=self.target, lse=self.lse, reduction=self.reduction, ignore_index=self.ignore_index,
-            label_smoothing=self.eps, count=getattr(self, "count", 1))
+            g, x, target=self.target, stats=self.stats, reduction=self.reduction,
+            ignore_index=self.ignore_index, label_smoothing=self.eps, count=getattr(self, "count", 1))
 
 
 # PyTorch's cross_entropy node is nll_loss's; the fused op keeps that name (and NllLoss2D for (N, C, d...)).
@@ -181,12 +181,12 @@ class CrossEntropyLossBackwardBackward0(Op):
     """gx[i, c] = grow_i (softmax(x)[i, c] - eps / C - (1 - eps) [c == t_i]), 0 on ignored rows."""
     save = (0, 1)
 
-    def forward(self, g, x, target=None, lse=None, reduction="mean", ignore_index=-100, label_smoothing=0.0,
+    def forward(self, g, x, target=None, stats=None, reduction="mean", ignore_index=-100, label_smoothing=0.0,
                 count=1):
         self.target, self.reduction, self.ignore_index, self.eps, self.count = (
             target, reduction, ignore_index, label_smoothing, count)
         grow = g if reduction != "mean" else g / g.dtype.type(count)
-        return _fused().cross_entropy_bwd(self.dev, x, target, lse, grow, ignore_index, label_smoothing)
+        return _fused().cross_entropy_bwd(self.dev, x, target, stats, grow, ignore_index, label_smoothing)
 
     def backward(self, gg):
         g, x = self.saved_tensors

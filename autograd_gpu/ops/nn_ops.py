@@ -15,6 +15,7 @@ from ..autograd.node import Op
 from ..random import default_generator as _gen
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, const, fused as _fused, kernels as _kernels
+from ._pw_common import _F16, opmath
 from .linalg import addmm, matmul, mm
 from .nn_pad import pad  # noqa: F401  (re-exported)
 from .shape import t as _t
@@ -134,6 +135,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
 # ---------------------------------------------------------------- layer norm
 def _layer_norm_np(xp, x, w, b, eps, d):
+    dt = x.dtype
+    if dt == _F16:  # like PyTorch: float32 statistics and arithmetic, one rounding of y; mean / rstd float32
+        x, w, b = opmath(x), None if w is None else opmath(w), None if b is None else opmath(b)
     m = x.size // d if d else 0
     xr = x.reshape(m, d)
     mean = xr.mean(axis=1)
@@ -145,7 +149,7 @@ def _layer_norm_np(xp, x, w, b, eps, d):
         y = y * w.reshape(d)
     if b is not None:
         y = y + b.reshape(d)
-    return y.reshape(x.shape), mean, rstd
+    return y.reshape(x.shape).astype(dt, copy=False), mean, rstd
 
 
 class NativeLayerNormBackward0(Op):
@@ -186,16 +190,19 @@ class NativeLayerNormBackward0(Op):
 def _layer_norm_backward_arrays(dev, g, x, mean, rstd, w, need_params):
     if _kernels(dev, x) and x.size:
         return _fused().layer_norm_bwd(dev, x, g, mean, rstd, w, need_params)
+    dt = x.dtype
+    if dt == _F16:  # float32 arithmetic (mean / rstd already are), results rounded once
+        g, x, w = opmath(g), opmath(x), None if w is None else opmath(w)
     m = mean.size
     d = x.size // m if m else 0
     xr, gr = x.reshape(m, d), g.reshape(m, d)
     xhat = (xr - mean[:, None]) * rstd[:, None]
     a = gr if w is None else gr * w.reshape(d)
     gx = rstd[:, None] * (a - a.mean(axis=1, keepdims=True) - xhat * (a * xhat).mean(axis=1, keepdims=True))
-    gx = gx.reshape(x.shape)
+    gx = gx.reshape(x.shape).astype(dt, copy=False)
     if not need_params:
         return gx, None, None
-    return gx, (gr * xhat).sum(axis=0), gr.sum(axis=0)
+    return gx, (gr * xhat).sum(axis=0).astype(dt, copy=False), gr.sum(axis=0).astype(dt, copy=False)
 
 
 def _layer_norm_backward_graph(g, x, w, n_norm, eps, need_params):

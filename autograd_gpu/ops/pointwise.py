@@ -16,6 +16,15 @@ from ..tensor import Tensor
 from ._util import is_scalar, promote, scalar_out_dtype
 
 
+def _quiet_op(dev, fn, *args):
+    """fn(*args) without NumPy's divide/overflow/invalid warnings: x / 0 and 0 ** -1 give inf/nan silently in
+    PyTorch, and backward formulas hit them at kinks (sqrt, pow at 0). CuPy never warns: no errstate cost."""
+    if dev.xp is np:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+    return fn(*args)
+
+
 def _scalar_op(x, s, fn):
     """fn(x, s) with PyTorch's dtype for tensor-scalar ops (int tensor * 2.5 -> float32)."""
     dt = scalar_out_dtype(x.dtype, s)
@@ -105,12 +114,12 @@ class DivBackward0(Op):
         if y is None:
             self.other = other
             dt = scalar_out_dtype(x.dtype, 1.0)
-            return (x if dt is None else x.astype(dt)) / other
+            return _quiet_op(self.dev, operator.truediv, x if dt is None else x.astype(dt), other)
         self.save = (0, 1)
         if x.dtype.kind != "f":  # int / int -> default float, like PyTorch's true division
             x = x.astype(_dtype.get_default_dtype().np)
             y = y.astype(x.dtype)  # (NumPy would give float64 for float32 / int64)
-        return x / y
+        return _quiet_op(self.dev, operator.truediv, x, y)
 
     def backward(self, g):
         if len(self.next_functions) == 1:
@@ -141,7 +150,7 @@ class PowBackward0(Op):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         if other == 2:
             return x * x
-        return _scalar_op(x, other, operator.pow)
+        return _quiet_op(self.dev, _scalar_op, x, other, operator.pow)
 
     def backward(self, g):
         (x,) = self.saved_tensors
@@ -159,7 +168,7 @@ class PowBackward1(Op):
     save_result = True
 
     def forward(self, x, y):
-        return np.power(x, y) if self.dev.xp is np else self.dev.xp.power(x, y)
+        return _quiet_op(self.dev, self.dev.xp.power, x, y)
 
     def backward(self, g):
         x, y = self.saved_tensors
@@ -180,8 +189,7 @@ class PowBackward2(Op):
     def forward(self, x, other=None):
         self.base = other
         dt = x.dtype if x.dtype.kind == "f" else _dtype.get_default_dtype().np
-        return np.power(np.asarray(other, dtype=dt), x) if self.dev.xp is np else \
-            self.dev.xp.power(self.dev.xp.asarray(other, dtype=dt), x)
+        return _quiet_op(self.dev, self.dev.xp.power, self.dev.xp.asarray(other, dtype=dt), x)
 
     def backward(self, g):
         if self.base == 0:

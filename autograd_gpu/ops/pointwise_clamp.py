@@ -131,8 +131,24 @@ class ClampMaxBackward1(Op):
                 keep(x._data > hi._data, g) if need[1] else None)
 
 
+def _bad_bound(fn, sig, *named):
+    """PyTorch's argument-parser TypeError for a bound that is neither a Tensor nor a Number."""
+    got = ", ".join(["Tensor"] + [f"{k}={type(v).__name__}" if k else type(v).__name__ for k, v in named
+                                  if v is not None])
+    return TypeError(f"{fn}() received an invalid combination of arguments - got ({got}), but expected one "
+                     f"of:\n * (Tensor input, {sig.format('Tensor')}, *, Tensor out = None)\n"
+                     f" * (Tensor input, {sig.format('Number')}, *, Tensor out = None)\n")
+
+
+def _check_bounds(fn, sig, *named):
+    for _, b in named:
+        if b is not None and not isinstance(b, Tensor) and not is_scalar(b):
+            raise _bad_bound(fn, sig, *named)
+
+
 def clamp(input: Tensor, min=None, max=None, *, out=None) -> Tensor:
     """min(max(x, min), max); the gradient passes where min <= x <= max."""
+    _check_bounds("clamp", "{0} min = None, {0} max = None", ("min", min), ("max", max))
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -142,10 +158,6 @@ def clamp(input: Tensor, min=None, max=None, *, out=None) -> Tensor:
         input, lo, hi = promote_all(input, lo, hi)
         bounds = [b for b in (lo, hi) if b is not None]
         return ClampBackward0.apply(input, *bounds, has_min=lo is not None, has_max=hi is not None)
-    for b in (min, max):
-        if b is not None and not is_scalar(b):
-            raise TypeError(f"clamp() received an invalid combination of arguments - got (Tensor, "
-                            f"{type(b).__name__}), but expected a Tensor or a Number for min and max")
     input = as_result_dtype(input, min, max)
     return ClampBackward1.apply(input, min=min, max=max)
 
@@ -158,6 +170,7 @@ def clamp_min(input: Tensor, min) -> Tensor:
     if isinstance(min, Tensor):
         input, min = promote(input, min)
         return ClampMinBackward1.apply(input, min)
+    _check_bounds("clamp_min", "{0} min", (None, min))
     return ClampMinBackward0.apply(as_result_dtype(input, min), min=min)
 
 
@@ -166,6 +179,7 @@ def clamp_max(input: Tensor, max) -> Tensor:
     if isinstance(max, Tensor):
         input, max = promote(input, max)
         return ClampMaxBackward1.apply(input, max)
+    _check_bounds("clamp_max", "{0} max", (None, max))
     return ClampMaxBackward0.apply(as_result_dtype(input, max), max=max)
 
 

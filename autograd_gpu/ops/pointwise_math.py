@@ -11,7 +11,7 @@ import math
 
 from ..autograd.node import Op
 from ..tensor import Tensor
-from ._pw_common import not_implemented, quiet, to_float, zeros_grad
+from ._pw_common import not_implemented, opmath, quiet, to_float, zeros_grad
 from .pointwise_logic import where  # noqa: F401  (re-exported: pointwise.where_ imports it from here)
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -269,11 +269,12 @@ class RoundBackward1(Op):
         if x.dtype.kind != "f":
             raise not_implemented("round_cpu", x.dtype, self.dev)
         xp = self.dev.xp
+        dt, x = x.dtype, opmath(x)  # float16: scale and round in float32, like PyTorch's opmath
         if decimals >= 0:
             p = x.dtype.type(10.0 ** decimals)
-            return xp.rint(x * p) / p
+            return (xp.rint(x * p) / p).astype(dt, copy=False)
         p = x.dtype.type(10.0 ** -decimals)
-        return xp.rint(x / p) * p
+        return (xp.rint(x / p) * p).astype(dt, copy=False)
 
     def backward(self, g):
         return zeros_grad(g)

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd.node import Op
 from ..tensor import Tensor
+from ._pw_common import opmath
 from .conv import _pair, fold_add, pad_array, windows_cpu
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "max_pool2d_with_indices"]
@@ -203,12 +204,13 @@ class AvgPool2DBackward0(Op):
     def forward(self, x, geo=None, div=None):
         dev, xp = self.dev, self.dev.xp
         self.geo, self.div, self.x_shape = geo, div, x.shape
+        dt, x = x.dtype, opmath(x)  # float16: sum and divide in float32, round once (PyTorch)
         win = _windows(dev, x, geo, 0.0)
         if dev.uses_kernels:
             s = win.sum(axis=2).reshape(x.shape[0], x.shape[1], *geo.out)
         else:
             s = win.sum(axis=(4, 5))
-        return (s / xp.asarray(div, dtype=x.dtype)).astype(x.dtype, copy=False)
+        return (s / xp.asarray(div, dtype=x.dtype)).astype(dt, copy=False)
 
     def backward(self, g):
         return AvgPool2DBackwardBackward0.apply(g, self.saved_tensors[0], geo=self.geo, div=self.div,
@@ -266,7 +268,9 @@ class AdaptiveAvgPool2DBackward0(Op):
     def forward(self, x, ph=None, pw=None):
         xp = self.dev.xp
         self.ph, self.pw = ph, pw
-        return xp.matmul(xp.matmul(xp.asarray(ph, dtype=x.dtype), x), xp.asarray(pw.T, dtype=x.dtype))
+        dt, x = x.dtype, opmath(x)  # float16: 1/k weights and sums in float32, round once
+        y = xp.matmul(xp.matmul(xp.asarray(ph, dtype=x.dtype), x), xp.asarray(pw.T, dtype=x.dtype))
+        return y.astype(dt, copy=False)
 
     def backward(self, g):
         return AdaptiveAvgPool2DBackwardBackward0.apply(g, self.saved_tensors[0], ph=self.ph, pw=self.pw)

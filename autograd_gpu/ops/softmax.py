@@ -10,9 +10,12 @@ import warnings
 from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, fused as _fused, wrap_dim as _wrap
+from ._pw_common import _F16
 
 
 def _softmax_np(xp, x, dim, log):
+    if x.dtype == _F16:  # PyTorch computes in float32 and rounds once
+        return _softmax_np(xp, x.astype(xp.float32), dim, log).astype(x.dtype)
     if x.ndim == 0:
         return _softmax_np(xp, x.reshape(1), 0, log).reshape(())
     if x.size == 0:
