@@ -95,8 +95,11 @@ def _peak_memory(builders, lib, device):
 def import_cost():
     """Seconds to import and RSS (MB) after import, each library in a fresh interpreter (median of 5)."""
     out = {}
-    code = ("import time,resource;t=time.perf_counter();import {m};dt=time.perf_counter()-t;"
-            "print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)")
+    # VmRSS (current), not ru_maxrss: Linux carries ru_maxrss across exec, so a child started from a big
+    # parent would report the parent's peak.
+    code = ("import time;t=time.perf_counter();import {m};dt=time.perf_counter()-t;"
+            "rss=[l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1];"
+            "print(dt, int(rss)/1024)")
     for mod in ("numpy", "autograd_gpu", "torch"):
         samples = []
         for _ in range(5):

@@ -9,8 +9,7 @@ import heapq
 import sys
 import threading
 
-import numpy as _np
-
+from ..backend.fp import quiet as _quiet
 from .grad_mode import state as _grad_state
 from . import node as _node
 from .node import RELEASED_MSG, AccumulateGrad, _anomaly_enabled, edge_of
@@ -224,7 +223,7 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
     _grad_state.enabled = create_graph
     # backward formulas meet inf / nan at kinks (sqrt'(0) = inf, inf * 0): silent in PyTorch, and one
     # errstate per pass costs less than one per op (CuPy never warns)
-    quiet = _np.errstate(all="ignore")
+    quiet = _quiet()
     quiet.__enter__()
     try:
         while heap:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _dtype
 from ..autograd.grad_mode import state as _grad_state
-from ..autograd.node import Op
+from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._util import is_scalar, promote, scalar_out_dtype
 
@@ -101,9 +101,15 @@ class MulBackward0(Op):
 
     def backward(self, g):
         if len(self.next_functions) == 1:
+            if raw_backward() and g._data.dtype.kind == "f":  # (float g: no dtype change to decide)
+                return Tensor._make(g._data * self.other, g._device)
             return g * self.other
         x, y = self.saved_tensors
         need = self.needs_input_grad
+        if raw_backward():
+            gd, dev = g._data, g._device
+            return (Tensor._make(gd * y._data, dev) if need[0] else None), \
+                (Tensor._make(gd * x._data, dev) if need[1] else None)
         return (g * y if need[0] else None), (g * x if need[1] else None)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _dtype
 from ..autograd.grad_mode import state as _grad_state
-from ..autograd.node import Op
+from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._pw_common import _F16, const, keep, opmath, quiet, tname, to_float
 from ._util import wrap_dims
@@ -61,7 +61,28 @@ class SumBackward0(Op):
         return self.dev.xp.asarray(_accumulate(self.dev.xp.sum, x, dtype))
 
     def backward(self, g):
+        if raw_backward():
+            return _fill(g, self.shape)
         return g.expand(self.shape)
+
+
+def _fill(g: Tensor, shape) -> Tensor:
+    """g (0-d) broadcast to ``shape`` without recording: a fresh array when small (NumPy's broadcast_to
+    costs more than filling it), a read-only stride-0 view when large."""
+    gd = g._data
+    xp = g._device.xp
+    if type(gd) is not np.ndarray or gd.ndim or len(shape) == 0:
+        return Tensor._make(xp.broadcast_to(gd, shape), g._device)
+    n = 1
+    for s in shape:
+        n *= s
+    if n <= 4096:
+        out = np.empty(shape, gd.dtype)
+        out[...] = gd
+    else:
+        out = np.ndarray(shape, gd.dtype, buffer=gd, strides=(0,) * len(shape))
+        out.flags.writeable = False
+    return Tensor._make(out, g._device)
 
 
 class SumBackward1(Op):
@@ -102,6 +123,8 @@ class MeanBackward0(Op):
         return self.dev.xp.asarray(out)
 
     def backward(self, g):
+        if self.n and raw_backward():
+            return _fill(Tensor._make(g._data / max(self.n, 1), g._device), self.shape)
         return (g / max(self.n, 1)).expand(self.shape) if self.n else g.expand(self.shape) * float("nan")
 
 
