@@ -52,11 +52,6 @@ class NllLossBackward0(Op):
     def forward(self, x, target=None, weight=None, reduction="mean", ignore_index=-100):
         xp = self.dev.xp
         self.target, self.weight, self.reduction, self.ignore_index = target, weight, reduction, ignore_index
-        if weight is None and reduction == "mean" and x.ndim == 2 and type(x) is np.ndarray \
-                and not (0 <= ignore_index < x.shape[1]) and x.shape[0]:
-            # no weights, no target ignored (out-of-range targets were refused): the general formula's
-            # arithmetic (sum of -x[i, t_i], divided by the sum of unit weights), without its masks
-            return np.negative(x[np.arange(x.shape[0]), target].sum()) / x.dtype.type(x.shape[0])
         ts, wt, valid = _nll_parts(xp, x.dtype, target, weight, ignore_index)
         loss = xp.where(valid, -_pick(xp, x, ts) * wt, x.dtype.type(0))
         if reduction == "none":
