@@ -253,13 +253,13 @@ def write_reports(results, meta, out_dir):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         names = [f"{r['case']}\n({r['device']})" for r in results]
-        fig, ax = plt.subplots(figsize=(max(6, len(names) * 1.3), 4))
+        fig, ax = plt.subplots(figsize=(max(6, len(names) * 1.3), 4.8))
         xs = range(len(names))
         ax.bar([x - 0.2 for x in xs], [r["ratio"].get("torch", 0) for r in results], 0.4, label="vs torch")
         ax.bar([x + 0.2 for x in xs], [r["ratio"].get("numpy", 0) for r in results], 0.4,
                label="vs numpy (hand)")
         ax.axhline(1.0, color="k", lw=0.8)
-        ax.set_xticks(list(xs), names, fontsize=7)
+        ax.set_xticks(list(xs), names, fontsize=7, rotation=25, ha="right")
         ax.set_ylabel("autograd_gpu time / other time (lower is better)")
         ax.legend()
         fig.tight_layout()
@@ -322,6 +322,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     if not a.keep_blas_env:
         _reexec_without_blas_env(argv)
+    if a.mode == "separate":
+        a.threads = "default"  # (the per-library processes run with their default thread counts)
     _limit_threads(1 if a.threads == "1" else None)
     if a.clock is None:
         a.clock = "cpu" if a.threads == "1" else "wall"

@@ -55,6 +55,19 @@ def test_leaves_accumulate_in_place(device):
     np.testing.assert_array_equal(_np(x.grad), [2.0, 2.0, 2.0])
 
 
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_leaf_takes_relu_gradient_with_its_own_dtype(device, dtype):
+    # relu's cpu backward builds the gradient's bits in an unsigned array and views it as float: the leaf
+    # must own the float view, not the unsigned base (a second accumulation then fails or is garbage)
+    x = T([-1.0, 2.0, 0.0, 3.0], device, dtype)
+    torch.relu(x).sum().backward()
+    assert x.grad.dtype == dtype
+    np.testing.assert_array_equal(_np(x.grad), [0.0, 1.0, 0.0, 1.0])
+    (torch.relu(x) * 2).sum().backward()
+    np.testing.assert_array_equal(_np(x.grad), [0.0, 3.0, 0.0, 3.0])
+
+
 def test_user_gradient_is_not_aliased():
     x = T([1.0, 2.0])
     g0 = torch.ones(2, dtype=torch.float64)

@@ -169,9 +169,13 @@ def test_grad_fn_names(dev):
     t = ag.tensor([0, 2, 1], device=dev)
     ce = F.cross_entropy(x, t)
     assert ce.grad_fn.name() == "NllLossBackward0"
-    if dev == "cpu":  # log_softmax + nll_loss, as in PyTorch; CUDA devices fuse both into one node
-        assert ce.grad_fn.next_functions[0][0].name() == "LogSoftmaxBackward0"
-        assert F.cross_entropy(x, t, label_smoothing=0.1).grad_fn.name() == "AddBackward0"
+    # without class weights, log_softmax + nll_loss is one fused node on every device; with them, two nodes
+    # as in PyTorch
+    assert ce.grad_fn.next_functions[0][0].name() == "AccumulateGrad"
+    assert F.cross_entropy(x, t, label_smoothing=0.1).grad_fn.name() == "NllLossBackward0"
+    weighted = F.cross_entropy(x, t, weight=ag.ones(4, device=dev, dtype=x.dtype))
+    assert weighted.grad_fn.name() == "NllLossBackward0"
+    assert weighted.grad_fn.next_functions[0][0].name() == "LogSoftmaxBackward0"
     t2 = ag.tensor([[0, 1], [1, 1], [0, 0]], device=dev)
     assert F.cross_entropy(x.reshape(3, 2, 2), t2).grad_fn.name() == "NllLoss2DBackward0"
     assert F.nll_loss(x.reshape(3, 2, 2), t2).grad_fn.name() == "NllLoss2DBackward0"

@@ -9,6 +9,8 @@ import heapq
 import sys
 import threading
 
+import numpy as _np
+
 from ..backend.fp import quiet as _quiet
 from .grad_mode import state as _grad_state
 from . import node as _node
@@ -107,7 +109,9 @@ def backward_scalar(t, retain_graph=None) -> None:
     if d.dtype.kind != "f":
         raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {t.dtype}")
     dev = t._device
-    run([edge_of(t)], [_node.Tensor._make(dev.xp.ones(d.shape, d.dtype), dev)], bool(retain_graph), False)
+    xp = dev.xp
+    one = xp.array(1, d.dtype) if not d.shape else xp.ones(d.shape, d.dtype)  # (np.ones: a Python wrapper)
+    run([edge_of(t)], [_node.Tensor._make(one, dev)], bool(retain_graph), False)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
@@ -236,8 +240,8 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
                 _accumulate(node.variable, grads[0], create_graph)  # a leaf with no hooks: the common end
                 grads = None
                 continue
-            elif (node._n_out == 1 and node._retained is None and not node._released and node._out_meta is None
-                  and not _anomaly_enabled[0]):
+            elif (node._n_out == 1 and node._retained is None and not node._released
+                  and node._out_meta is None and not _anomaly_enabled[0]):
                 # an op node with no hooks: _run_node's work without its checks for hooks and capture
                 grad_inputs = _checked_grads(node, node.backward(grads[0]), create_graph)
                 grads = None
@@ -359,7 +363,7 @@ def _run_node(node, grads, create_graph, capture, captured, stop):
 
 
 def _checked_grads(node, out, create_graph):
-    """A backward's return value as a list aligned with the inputs, each gradient summed back over the
+    """A backward's return value as a sequence aligned with the inputs, each gradient summed back over the
     broadcast dims and cast to its input's dtype."""
     if type(out) is not tuple:
         out = (out,)
@@ -367,6 +371,11 @@ def _checked_grads(node, out, create_graph):
     if len(out) != n_in:
         raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients (expected "
                            f"{n_in}, got {len(out)})")
+    for g, (shape, dtype) in zip(out, node._input_meta):
+        if g is not None and (g._data.shape != shape or g._data.dtype != dtype):
+            break
+    else:
+        return out  # (the common case: every gradient already has its input's shape and dtype)
     result = list(out)
     raw = not create_graph and not _node._fw_enabled[0]
     for i, (g, (shape, dtype)) in enumerate(zip(out, node._input_meta)):
@@ -403,7 +412,8 @@ def _sum_to_array(d, shape):
     ds = d.shape
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and ds[lead + i] != 1)
     if axes:
-        d = d.sum(axis=axes, keepdims=True)
+        d = (_add_reduce(d, axis=axes, keepdims=True) if type(d) is _ndarray
+             else d.sum(axis=axes, keepdims=True))
     return d.reshape(shape)
 
 
@@ -433,6 +443,8 @@ def _accumulate(var, g, create_graph):
 
 
 _accumulate_lock = threading.RLock()
+_ndarray = _np.ndarray
+_add_reduce = _np.add.reduce  # what ndarray.sum calls, minus its Python wrapper
 _refcount = sys.getrefcount
 
 
@@ -449,23 +461,23 @@ def _accumulate_locked(var, g, create_graph):
             var._grad = old + g
     elif old is None:
         d = g._data
-        # Take ownership only of a fresh, unshared array (PyTorch steals a gradient whose use count allows it);
-        # a view, an array another tensor also wraps, or a gradient tensor referenced from anywhere but the
-        # engine's buffer list (identity backward feeding two edges, user-given gradient, hooks) is copied so
-        # later in-place accumulation can't alias. Exclusive references: g -> the engine's buffer list, the
-        # parameters of _accumulate and of this function, getrefcount's argument; d -> g._data, local d, the
-        # argument.
+        # Take ownership only of a fresh, unshared array (PyTorch steals a gradient whose use count allows
+        # it); a view, an array another tensor also wraps, or a gradient tensor referenced from anywhere but
+        # the engine's buffer list (identity backward feeding two edges, user-given gradient, hooks) is
+        # copied so later in-place accumulation can't alias. Exclusive references: g -> the engine's buffer
+        # list, the parameters of _accumulate and of this function, getrefcount's argument; d -> g._data,
+        # local d, the argument.
         view = d.base is not None
         if view:
             b = d.base
             # a writable contiguous view spanning all of an otherwise unreferenced array (the transposed-back
             # weight gradient of a linear layer, a reshaped sum) owns its memory (refs to b: d.base, local
             # b, the argument)
-            if (b.size == d.size and _refcount(b) <= 3 and d.flags.writeable
+            if (b.size == d.size and _refcount(b) <= 3 and getattr(d.flags, "writeable", True)  # (CuPy: none)
                     and (d.flags.c_contiguous or d.flags.f_contiguous)):
                 view = False
-                if b.shape == d.shape and b.strides == d.strides:
-                    d = b
+                if b.shape == d.shape and b.strides == d.strides and b.dtype == d.dtype:
+                    d = b  # (not a reinterpreting view: relu's backward builds float bits in uint)
             b = None
         if view or g._requires_grad or _refcount(g) > 4 or _refcount(d) > 3:
             d = d.copy()

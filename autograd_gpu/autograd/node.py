@@ -191,6 +191,16 @@ class Op(Node):
 
     __slots__ = ()
 
+    # State that is the same for almost every recorded op, as class attributes (shadowing Node's slots, as in
+    # AccumulateGrad): _record then sets only what varies, and the rare assignment (a hook, retain_grad,
+    # release, a multi-output op) lands in the instance dict.
+    _pre_hooks = _post_hooks = _tensor_hooks = _retained = None
+    _anomaly_trace = None
+    _released = False
+    _n_out = 1
+    _out_meta = None
+    _result = None
+
     @classmethod
     def apply(cls, *inputs, **params):
         if _fw_enabled[0]:  # a forward-AD dual level is active: tangents ride along
@@ -235,9 +245,6 @@ class Op(Node):
         make = Tensor._make
         dev = self.dev
         self._seq = _next_seq()
-        self._released = False
-        self._pre_hooks = self._post_hooks = self._tensor_hooks = self._retained = None
-        self._anomaly_trace = None
         # edges, which inputs need a gradient, and the shapes/dtypes gradients return to (unrolled for the
         # common one- and two-input ops: this runs for every recorded op)
         if len(inputs) == 1:
@@ -288,19 +295,15 @@ class Op(Node):
             nd = self.non_differentiable
             self._n_out = len(out)
             self._out_meta = tuple([(o.shape, o.dtype) for o in out])
-            outs = tuple([make(o, dev) if i in nd else make(o, dev, True, self, i) for i, o in enumerate(out)])
-            self._result = None
+            outs = tuple([make(o, dev) if i in nd else make(o, dev, True, self, i)
+                          for i, o in enumerate(out)])
             if _record_hooks[0]:
                 from .graph import _on_record
                 _on_record(self, outs)
             return outs
-        self._n_out = 1
-        self._out_meta = None
         res = make(out, dev, True, self, 0)
         if self.save_result:
             self._result = (out, res._version, 0)
-        else:
-            self._result = None
         if _record_hooks[0]:  # anomaly mode or saved-tensor hooks (autograd.graph._on_record)
             from .graph import _on_record
             _on_record(self, res)

@@ -130,9 +130,25 @@ class ReluBackward0(Op):
     def backward(self, g):
         r = self.result
         if not self.dev.uses_kernels and raw_backward():  # (every MLP layer: skip the op dispatch)
-            gd = g._data
-            return Tensor._make(np.where(r._data <= 0, gd.dtype.type(0), gd), g._device)
+            return Tensor._make(_relu_grad_np(g._data, r._data), g._device)
         return ThresholdBackwardBackward0.apply(g, r, threshold=0)
+
+
+_UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
+
+
+def _relu_grad_np(g, r):
+    """threshold_backward(g, r, 0) = where(r <= 0, +0, g), bit for bit, without a branch per element: g's bits
+    ANDed with an all-ones / all-zeros mask (np.where's select runs ~7x slower on a random mask)."""
+    ut = _UINT.get(g.dtype)
+    if ut is None or g.shape != r.shape or not g.ndim:  # (0-d: ufuncs give scalars, no out=)
+        return np.where(r <= 0, g.dtype.type(0), g)
+    keep = np.less_equal(r, 0)
+    np.logical_not(keep, out=keep)  # (a NaN r passes g, as in where)
+    mask = keep.astype(ut)
+    np.negative(mask, out=mask)  # 1 -> all ones
+    np.bitwise_and(g.view(ut), mask, out=mask)
+    return mask.view(g.dtype)
 
 
 class ThresholdBackwardBackward0(Op):

@@ -1,12 +1,13 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting), mm, bmm, dot, outer. cuBLAS via CuPy on GPU."""
 from __future__ import annotations
 
-from ..autograd.grad_mode import no_grad, state as _grad_state
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
 from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._pw_common import _F16
 from ._util import promote
-from .shape import SqueezeBackward1, _view_of
 
 _make = Tensor._make
 
@@ -73,13 +74,80 @@ class AddmmBackward0(Op):
             dev, gd = g._device, g._data
             ga = gd if alpha == 1 else gd * gd.dtype.type(alpha)
             gc = None
-            if need[0]:  # the engine sums it to input's shape (the bias row)
-                gc = g if beta == 1 else _make(gd * gd.dtype.type(beta), dev)
+            if need[0]:
+                gcd = gd if beta == 1 else gd * gd.dtype.type(beta)
+                if self._input_meta[0][0] == gcd.shape[1:] and type(gcd) is np.ndarray:
+                    gcd = np.add.reduce(gcd, axis=0)  # the bias row (what the engine's sum-to-size computes)
+                gc = g if gcd is gd else _make(gcd, dev)  # (else the engine sums it to input's shape)
             return gc, (_make(ga @ b._data.T, dev) if need[1] else None), \
                 (_make(_mat2_grad(ga, a._data, b._data), dev) if need[2] else None)
         ga = g if alpha == 1 else g * alpha
         gc = (g if beta == 1 else g * beta) if need[0] else None
         return gc, (ga.mm(b.mT) if need[1] else None), (a.mT.mm(ga) if need[2] else None)
+
+
+class LinearAddmmBackward0(Op):
+    """linear(input, weight, bias) on a 2-D input: PyTorch's addmm(bias, input, weight.t()) with the weight's
+    transpose folded into the products instead of recorded as a TBackward0 node (one node per layer, and the
+    weight gradient g.T @ input comes out in the weight's own layout). The node keeps PyTorch's name."""
+    save = (1, 2)
+
+    def forward(self, c, a, w):
+        if a.dtype == _F16:  # PyTorch: float32 accumulation and epilogue, one rounding (not two)
+            f = "float32"
+            return self.forward(c.astype(f), a.astype(f), w.astype(f)).astype(a.dtype)
+        out = a @ w.T
+        out += c
+        return out
+
+    def backward(self, g):
+        a, w = self.saved_tensors
+        need = self.needs_input_grad
+        if raw_backward():
+            dev, gd = g._device, g._data
+            gc = None
+            if need[0]:  # the bias row: what the engine's sum-to-size would compute
+                gc = _make(_add_reduce(gd, axis=0) if type(gd) is np.ndarray else gd.sum(axis=0), dev)
+            return gc, (_make(gd @ w._data, dev) if need[1] else None), \
+                (_make(gd.T @ a._data, dev) if need[2] else None)
+        return (g if need[0] else None), (g.mm(w) if need[1] else None), (g.mT.mm(a) if need[2] else None)
+
+
+LinearAddmmBackward0.__name__ = LinearAddmmBackward0.__qualname__ = "AddmmBackward0"
+_add_reduce = np.add.reduce
+
+
+def linear_addmm(input, weight, bias):
+    """input @ weight.T + bias for a 2-D input and a (out_features,) bias, with addmm's checks."""
+    d1, dw, db = input._data.dtype, weight._data.dtype, bias._data.dtype
+    if db != dw:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_tn(db)} and {_tn(dw)}")
+    if d1 != dw:
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_tn(d1)} and {_tn(dw)}")
+    if input._data.shape[1] != weight._data.shape[1]:
+        raise _mat_shape_error(input, weight.t())
+    return LinearAddmmBackward0.apply(bias, input, weight)
+
+
+class VecMatBackward(Op):
+    """(k) @ (k, n): PyTorch computes it as mm((1, k), (k, n)).squeeze(0), two nodes; here one, named as
+    PyTorch's outer one (SqueezeBackward4). d/da = b @ g, d/db = outer(a, g)."""
+    save = (0, 1)
+
+    def forward(self, a, b):
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        need = self.needs_input_grad
+        if raw_backward():
+            dev, gd, ad = g._device, g._data, a._data
+            return (_make(b._data @ gd, dev) if need[0] else None), \
+                (_make(ad.reshape(-1, 1) * gd, dev) if need[1] else None)
+        return (b.mv(g) if need[0] else None), (a.outer(g) if need[1] else None)
+
+
+VecMatBackward.__name__ = VecMatBackward.__qualname__ = "SqueezeBackward4"
 
 
 class DotBackward0(Op):
@@ -158,13 +226,8 @@ def matmul(input, other):
         return MmBackward0.apply(a, b)
     if na == 2 and nb == 1:
         return MvBackward0.apply(a, b)
-    if na == 1 and nb == 2:  # (k) @ (k, n): PyTorch computes it as a squeezed mm
-        if (a._requires_grad and _grad_state.enabled) or a._fw_grad is not None:  # forward AD needs the node
-            a2 = a.unsqueeze(0)
-        else:  # an untracked view: no node to record, so no op dispatch
-            a2 = _view_of(_make(a._data.reshape(1, -1), a._device), a)
-        out = MmBackward0.apply(a2, b)
-        return _view_of(SqueezeBackward1.apply(out, dims=(0,)), out)
+    if na == 1 and nb == 2:  # (k) @ (k, n): PyTorch's squeezed mm, as one node
+        return VecMatBackward.apply(a, b)
     if nb == 1:
         return UnsafeViewBackward0.apply(a, b.unsqueeze(-1)).squeeze(-1)
     if na == 1:
@@ -255,5 +318,5 @@ def mv(input, vec):
     return MvBackward0.apply(input, vec)
 
 
-TENSOR_METHODS = {"matmul": matmul, "mm": mm, "addmm": addmm, "bmm": bmm, "dot": dot, "outer": outer, "ger": outer,
-                  "mv": mv}
+TENSOR_METHODS = {"matmul": matmul, "mm": mm, "addmm": addmm, "bmm": bmm, "dot": dot, "outer": outer,
+                  "ger": outer, "mv": mv}

@@ -1,14 +1,15 @@
 """Class-index losses: nll_loss and cross_entropy (class-index or probability targets, label smoothing).
 
-On cpu cross_entropy is log_softmax + nll_loss, as in PyTorch. On CUDA devices without class weights it is
-one fused log-softmax + NLL kernel per direction (the node keeps PyTorch's name, NllLossBackward0).
+cross_entropy with class-index targets and no class weights is one fused log-softmax + NLL node on every
+device (a kernel per direction on CUDA devices, the same arithmetic in NumPy on cpu); it keeps PyTorch's
+node name, NllLossBackward0. With class weights it is log_softmax + nll_loss, as in PyTorch.
 Targets are validated before any computation, with PyTorch's errors.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.node import Op
+from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, const, fused as _fused, not_differentiable, reduction_arg
 from .softmax import SoftmaxBackwardDataBackward0, log_softmax, softmax
@@ -96,7 +97,8 @@ def _nll_cls(x):
 
 
 def _check_target(input: Tensor, target: Tensor, weight, ignore_index: int):
-    """PyTorch's shape / dtype / range checks for class-index targets; returns the target array."""
+    """PyTorch's shape / dtype / range checks for class-index targets; returns the target array (int64) and
+    whether every target is a class (none equals ignore_index; False when unknown)."""
     x, t = input._data, target._data
     if t.dtype != np.int64 and t.dtype != np.uint8:
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {TORCH_NAMES[t.dtype.name]}")
@@ -120,11 +122,12 @@ def _check_target(input: Tensor, target: Tensor, weight, ignore_index: int):
     if t.dtype != np.int64:
         t = t.astype(np.int64)
     if t.size and type(t) is np.ndarray and 0 <= t.min() and t.max() < c:
-        return t  # every target in range (two reductions instead of five passes)
+        # every target in range (two reductions instead of five passes); all valid unless ignore_index is a class
+        return t, not 0 <= ignore_index < c
     bad = ((t < 0) | (t >= c)) & (t != ignore_index)
     if bool(bad.any()):  # one host sync on a GPU: PyTorch's CUDA kernels would assert instead
         raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
-    return t
+    return t, False
 
 
 def _weight_array(weight, input):
@@ -139,33 +142,111 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     """-sum_i w[t_i] input[i, t_i] / sum_i w[t_i] ('mean'), over targets != ignore_index."""
     reduction = reduction_arg(reduction, size_average, reduce)
     not_differentiable("nll_loss_forward", "weight", weight)
-    t = _check_target(input, target, weight, ignore_index)
+    t = _check_target(input, target, weight, ignore_index)[0]
     return _nll_cls(input._data).apply(input, target=t, weight=_weight_array(weight, input),
                                        reduction=reduction, ignore_index=ignore_index)
 
 
-# ---------------------------------------------------------------- fused cross-entropy (CUDA devices)
+# ---------------------------------------------------------------- fused cross-entropy
+# One node for log_softmax + nll_loss (class targets, no class weights) on every device: a kernel per
+# direction on CUDA devices (kernels/cross_entropy.cu), and the same arithmetic in NumPy on cpu, where two
+# nodes' worth of dispatch and passes over the logits cost more than the math on small batches.
+def _xent_fwd_np(x, t, ignore_index, eps, all_valid):
+    """cross_entropy_fwd's contract in NumPy: (loss per row, stats (N, 2) = (m, log s), softmax rows), all in
+    the accumulation dtype (float16 computes in float32). loss = (1 - eps)(m - x[t]) + eps/C sum(m - x) +
+    log s, with m the row max and s = sum exp(x - m) (never lse - x[t], which rounds at large logits); 0 on
+    ignored rows."""
+    acc = _acc_dtype(x.dtype)
+    if x.dtype != acc:
+        x = x.astype(acc)
+    n, c = x.shape
+    if not x.size:  # (no rows, or no classes: nothing to reduce)
+        z = np.zeros((n, c), acc)
+        return np.zeros(n, acc), np.zeros((n, 2), acc), z
+    m = _max_reduce(x, axis=1, keepdims=True)
+    z = x - m
+    ts = t if all_valid else np.where(t != ignore_index, t, 0)
+    loss = -z[_arange(n), ts]  # m - x[t]
+    if eps:
+        loss *= acc.type(1 - eps)
+        loss -= _add_reduce(z, axis=1) * acc.type(eps / c)
+    e = np.exp(z, out=z)
+    s = _add_reduce(e, axis=1, keepdims=True)
+    logs = np.log(s)
+    loss += logs[:, 0]
+    if not all_valid:
+        loss[t == ignore_index] = 0
+    e /= s  # the softmax, in place
+    return loss, np.concatenate((m, logs), axis=1), e
+
+
+def _xent_bwd_from_probs(p, t, grow, ignore_index, eps, dtype, all_valid=False):
+    """grow[i] (p[i, c] - eps/C - (1 - eps)[c == t_i]), 0 on ignored rows (cross_entropy_bwd's result), from
+    the softmax p; ``grow`` is a scalar or one value per row."""
+    n, c = p.shape
+    grow = np.asarray(grow, p.dtype)
+    gcol = grow.reshape(-1, 1) if grow.ndim else grow
+    gx = p * gcol
+    ts = t if all_valid else np.where(t != ignore_index, t, 0)
+    hit = grow.reshape(-1) if grow.ndim else grow
+    gx[_arange(n), ts] -= hit * p.dtype.type(1 - eps) if eps else hit
+    if eps:
+        gx -= gcol * p.dtype.type(eps / c)
+    if not all_valid:
+        gx[t == ignore_index] = 0
+    return gx if gx.dtype == dtype else gx.astype(dtype)
+
+
+def _xent_bwd_np(x, t, stats, grow, ignore_index, eps):
+    """cross_entropy_bwd's contract in NumPy: the softmax rebuilt from x and the saved (m, log s)."""
+    acc = stats.dtype
+    z = x.astype(acc) if x.dtype != acc else x.copy()
+    z -= stats[:, :1]
+    z -= stats[:, 1:]
+    return _xent_bwd_from_probs(np.exp(z, out=z), t, grow, ignore_index, eps, x.dtype)
+
+
+def _acc_dtype(dtype):
+    """The kernels' acc_t: float64 stays, float32 and float16 accumulate in float32."""
+    return _F64 if dtype == _F64 else _F32
+
+
+_F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)
+_max_reduce, _add_reduce, _arange = np.maximum.reduce, np.add.reduce, np.arange
+
+
 class _FusedCrossEntropy(Op):
     """log_softmax + nll_loss over (N, C) rows in one kernel; saves per-row (max, log sum exp(x - max))."""
     save = (0,)
 
-    def forward(self, x, target=None, reduction="mean", ignore_index=-100, label_smoothing=0.0):
+    def forward(self, x, target=None, reduction="mean", ignore_index=-100, label_smoothing=0.0, all_valid=False):
         self.target, self.reduction, self.ignore_index = target, reduction, ignore_index
         self.eps = label_smoothing
-        loss, self.stats = _fused().cross_entropy_fwd(self.dev, x, target, ignore_index, label_smoothing)
+        self.all_valid = all_valid
+        if self.dev.uses_kernels:
+            loss, self.stats = _fused().cross_entropy_fwd(self.dev, x, target, ignore_index, label_smoothing)
+        else:  # the kernel's arithmetic in NumPy; the softmax is kept for the first-order backward
+            loss, self.stats, self.probs = _xent_fwd_np(x, target, ignore_index, label_smoothing, all_valid)
         if reduction == "none":
-            return loss
+            return loss.astype(x.dtype, copy=False)
         if reduction == "sum":
-            return loss.sum()
-        self.count = int((target != ignore_index).sum())
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return loss.sum() / loss.dtype.type(self.count)
+            return loss.sum().astype(x.dtype)
+        self.count = len(target) if all_valid else int((target != ignore_index).sum())
+        if type(loss) is np.ndarray and self.count:
+            return (_add_reduce(loss, axis=None) / loss.dtype.type(self.count)).astype(x.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: 0 / 0 = nan, as in PyTorch
+            return (loss.sum() / loss.dtype.type(self.count)).astype(x.dtype)
 
     def backward(self, g):
         (x,) = self.saved_tensors
+        count = getattr(self, "count", 1)
+        if not self.dev.uses_kernels and raw_backward():  # no graph to record: from the saved softmax
+            grow = g._data if self.reduction != "mean" else g._data / g._data.dtype.type(count)
+            return Tensor._make(_xent_bwd_from_probs(self.probs, self.target, grow, self.ignore_index, self.eps,
+                                                     x._data.dtype, self.all_valid), g._device)
         return CrossEntropyLossBackwardBackward0.apply(
             g, x, target=self.target, stats=self.stats, reduction=self.reduction,
-            ignore_index=self.ignore_index, label_smoothing=self.eps, count=getattr(self, "count", 1))
+            ignore_index=self.ignore_index, label_smoothing=self.eps, count=count)
 
 
 # PyTorch's cross_entropy node is nll_loss's; the fused op keeps that name (and NllLoss2D for (N, C, d...)).
@@ -188,6 +269,8 @@ class CrossEntropyLossBackwardBackward0(Op):
         self.target, self.reduction, self.ignore_index, self.eps, self.count = (
             target, reduction, ignore_index, label_smoothing, count)
         grow = g if reduction != "mean" else g / g.dtype.type(count)
+        if not self.dev.uses_kernels:
+            return _xent_bwd_np(x, target, stats, grow, ignore_index, label_smoothing)
         return _fused().cross_entropy_bwd(self.dev, x, target, stats, grow, ignore_index, label_smoothing)
 
     def backward(self, gg):
@@ -213,8 +296,11 @@ class CrossEntropyLossBackwardBackward0(Op):
         return gg_g, gg_x
 
 
-def _cross_entropy_fused(input: Tensor, t, reduction, ignore_index, label_smoothing):
+def _cross_entropy_fused(input: Tensor, t, reduction, ignore_index, label_smoothing, all_valid=False):
     x = input
+    if x._data.ndim == 2:  # (the common call)
+        return _FusedCrossEntropy.apply(x, target=t, reduction=reduction, ignore_index=ignore_index,
+                                        label_smoothing=label_smoothing, all_valid=all_valid)
     cls = _FusedCrossEntropy
     if x._data.ndim == 1:
         x = x.reshape(1, -1)
@@ -224,7 +310,7 @@ def _cross_entropy_fused(input: Tensor, t, reduction, ignore_index, label_smooth
         x = x.permute(0, *range(2, nd), 1).reshape(-1, x._data.shape[1])
         cls = _FusedCrossEntropy2d
     out = cls.apply(x, target=t.reshape(-1), reduction=reduction, ignore_index=ignore_index,
-                    label_smoothing=label_smoothing)
+                    label_smoothing=label_smoothing, all_valid=all_valid)
     return out.reshape(t.shape) if reduction == "none" else out
 
 
@@ -257,9 +343,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     if input._data.shape == target._data.shape:  # class probabilities (weight differentiable here)
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     not_differentiable("nll_loss_forward", "weight", weight)
-    t = _check_target(input, target, weight, ignore_index)
-    if weight is None and input._device.uses_kernels and input._data.dtype.kind == "f":
-        return _cross_entropy_fused(input, t, reduction, ignore_index, label_smoothing)
+    t, all_valid = _check_target(input, target, weight, ignore_index)
+    if weight is None and input._data.dtype.kind == "f":
+        return _cross_entropy_fused(input, t, reduction, ignore_index, label_smoothing, all_valid)
     axis = _class_axis(input._data)
     logp = log_softmax(input, axis)
     w = _weight_array(weight, input)

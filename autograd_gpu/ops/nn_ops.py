@@ -16,7 +16,7 @@ from ..random import default_generator as _gen
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, const, fused as _fused, kernels as _kernels
 from ._pw_common import _F16, opmath
-from .linalg import addmm, matmul, mm
+from .linalg import addmm, linear_addmm, matmul, mm
 from .nn_pad import pad  # noqa: F401  (re-exported)
 from .shape import t as _t
 
@@ -25,6 +25,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias."""
     if input._data.ndim == 2:
         if bias is not None:  # PyTorch's addmm: one matmul with the bias added in place
+            if weight._data.ndim == 2 and bias._data.shape == weight._data.shape[:1]:
+                return linear_addmm(input, weight, bias)
             return addmm(bias, input, _t(weight))
         return mm(input, _t(weight))
     out = matmul(input, _t(weight))

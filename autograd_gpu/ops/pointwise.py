@@ -95,6 +95,8 @@ class MulBackward0(Op):
     def forward(self, x, y=None, other=None):
         if y is None:
             self.other = other
+            if type(other) is float and x.dtype.kind == "f":  # (_scalar_op's rule keeps a float dtype)
+                return x * other
             return _scalar_op(x, other, operator.mul)
         self.save = (0, 1)
         return x * y
@@ -250,6 +252,8 @@ def mul(input, other, *, out=None):
         return MulBackward0.apply(input, other)  # the hot case: nothing to promote or convert
     if not isinstance(input, Tensor):
         input, other = other, input
+    if type(other) is float and isinstance(input, Tensor):  # tensor * Python float (SGD's lr * grad)
+        return MulBackward0.apply(input, other=other)
     return _binary(MulBackward0, input, other)
 
 

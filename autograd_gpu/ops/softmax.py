@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, fused as _fused, wrap_dim as _wrap
@@ -20,13 +22,23 @@ def _softmax_np(xp, x, dim, log):
         return _softmax_np(xp, x.reshape(1), 0, log).reshape(())
     if x.size == 0:
         return x.copy()
-    z = x - x.max(axis=dim, keepdims=True)
+    # (the ufunc reductions are what ndarray.max / .sum call, minus their Python wrappers)
+    amax, asum = (np.maximum.reduce, np.add.reduce) if xp is np else (_max, _sum)
+    z = x - amax(x, axis=dim, keepdims=True)
     if log:
-        z -= xp.log(xp.exp(z).sum(axis=dim, keepdims=True))  # (z is a fresh temporary: reuse it)
+        z -= xp.log(asum(xp.exp(z), axis=dim, keepdims=True))  # (z is a fresh temporary: reuse it)
         return z
     e = xp.exp(z, out=z)
-    e /= e.sum(axis=dim, keepdims=True)
+    e /= asum(e, axis=dim, keepdims=True)
     return e
+
+
+def _max(x, axis, keepdims):
+    return x.max(axis=axis, keepdims=keepdims)
+
+
+def _sum(x, axis, keepdims):
+    return x.sum(axis=axis, keepdims=keepdims)
 
 
 def _check_softmax_dtype(x, log):
@@ -88,7 +100,8 @@ class LogSoftmaxBackward0(Op):
             # _log_softmax_backward_data's arithmetic, in place on the one temporary
             gd = g._data
             e = self.dev.xp.exp(y._data)
-            e *= gd.sum(axis=self.dim, keepdims=True)
+            e *= np.add.reduce(gd, axis=self.dim, keepdims=True) if type(gd) is np.ndarray else \
+                gd.sum(axis=self.dim, keepdims=True)
             return Tensor._make(self.dev.xp.subtract(gd, e, out=e), g._device)
         return LogSoftmaxBackwardDataBackward0.apply(g, y, dim=self.dim)
 

@@ -1,0 +1,44 @@
+"""bench/: every case builds and steps for autograd_gpu and hand-written NumPy, and the driver writes its
+reports. (PyTorch is never imported here: the torch column is the benchmark's business, not the tests'.)"""
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+sys.path.insert(0, BENCH)
+
+import cases as C  # noqa: E402
+import run as R  # noqa: E402
+
+SMALL = ["tiny_ops_fwd", "tutorial_iter", "mlp_32x784-128-10", "cnn_step"]
+
+
+@pytest.mark.parametrize("name", list(C.CASES))
+def test_case_steps(name):
+    for lib in ("autograd_gpu", "numpy"):
+        step = C.CASES[name](lib, "cpu")
+        if step is not None:  # (cnn_step has no hand-written NumPy version)
+            step()
+
+
+@pytest.mark.parametrize("name", ["tutorial_iter", "mlp_32x784-128-10", "softmax_ce_4096x1000"])
+def test_same_loss(name):
+    """The autograd_gpu and NumPy versions of a training step compute the same loss."""
+    ag = C.CASES[name]("autograd_gpu", "cpu")()
+    ref = C.CASES[name]("numpy", "cpu")()
+    ref = ref[0] if isinstance(ref, tuple) else ref
+    np.testing.assert_allclose(float(ag.item()), float(ref), rtol=1e-5)
+
+
+def test_driver_writes_reports(tmp_path):
+    R.main(["--cases", ",".join(SMALL[:2]), "--libs", "autograd_gpu,numpy", "--rounds", "2", "--no-import",
+            "--keep-blas-env", "--out", str(tmp_path)])
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert [r["case"] for r in data["results"]] == SMALL[:2]
+    for r in data["results"]:
+        assert set(r["median_s"]) == {"autograd_gpu", "numpy"} and r["ratio"]["numpy"] > 0
+    md = (tmp_path / "latest.md").read_text()
+    assert "| tutorial_iter | cpu |" in md and "clock: process CPU time" in md
