@@ -54,11 +54,17 @@ class BinaryCrossEntropyWithLogitsBackward0(Op):
             sp = xp.abs(x) if x.ndim else xp.abs(x.reshape(1)).reshape(())  # (0-d ufuncs give scalars)
             xp.negative(sp, out=sp)
             xp.exp(sp, out=sp)
-            xp.log1p(sp, out=sp)
-            sp += xp.maximum(-x, 0)  # softplus(-x), in one temporary
-            loss = (1 - y) * x + ((1 + (pw - 1) * y) * sp if pw is not None else sp)
-            if w is not None:
-                loss = loss * w
+            xp.log1p(sp, out=sp)  # log1p(exp(-|x|)): softplus(-x) = this + max(-x, 0)
+            if pw is None and w is None and sp.shape == y.shape and sp.ndim and x.dtype == y.dtype:
+                # (1 - y) x + softplus(-x) = max(x, 0) - x y + log1p(exp(-|x|)): two passes fewer
+                loss = xp.maximum(x, 0)
+                loss -= x * y
+                loss += sp
+            else:
+                sp += xp.maximum(-x, 0)  # softplus(-x), in one temporary
+                loss = (1 - y) * x + ((1 + (pw - 1) * y) * sp if pw is not None else sp)
+                if w is not None:
+                    loss = loss * w
         self.n = loss.size
         return _reduce_array(loss, reduction)
 
@@ -72,8 +78,10 @@ class BinaryCrossEntropyWithLogitsBackward0(Op):
             if not self.dev.uses_kernels and raw_backward():  # no graph to record: the NumPy formula directly
                 w = extra[0]._data if self.has_w else None
                 pw = extra[-1]._data if self.has_pw else None
-                grads[0] = Tensor._make(_bce_logits_dx(self.dev.xp, _scaled(g._data, scale), x._data, y._data,
-                                                       w, pw), g._device)
+                gd = g._data
+                # a 0-d upstream gradient (mean / sum) as a Python float: NumPy keeps x's dtype for it
+                gy = float(gd) * scale if not gd.ndim else _scaled(gd, scale)
+                grads[0] = Tensor._make(_bce_logits_dx(self.dev.xp, gy, x._data, y._data, w, pw), g._device)
             else:
                 grads[0] = BinaryCrossEntropyWithLogitsBackwardBackward0.apply(
                     g, x, y, *extra, has_weight=self.has_w, has_pos_weight=self.has_pw, scale=scale)
@@ -123,7 +131,14 @@ class BinaryCrossEntropyWithLogitsBackwardBackward0(Op):
 
 
 def _bce_logits_dx(xp, gy, x, y, w, pw):
-    s = xp.tanh(x * 0.5) * 0.5 + 0.5
+    s = xp.tanh(x * 0.5)
+    if pw is None and w is None and s.ndim and s.shape == y.shape and s.dtype == y.dtype:  # (in place)
+        s *= 0.5
+        s += 0.5
+        s -= y
+        s *= gy
+        return s
+    s = s * 0.5 + 0.5
     dx = s - y if pw is None else s * (1 + (pw - 1) * y) - pw * y
     return gy * (dx if w is None else dx * w)
 

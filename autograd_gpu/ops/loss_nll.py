@@ -121,7 +121,7 @@ def _check_target(input: Tensor, target: Tensor, weight, ignore_index: int):
                            f"got weight tensor of shape: [{', '.join(map(str, weight._data.shape))}]")
     if t.dtype != np.int64:
         t = t.astype(np.int64)
-    if t.size and type(t) is np.ndarray and 0 <= t.min() and t.max() < c:
+    if t.size and type(t) is np.ndarray and 0 <= _min_reduce(t, axis=None) and _max_reduce(t, axis=None) < c:
         # every target in range (two reductions instead of five passes); all valid unless ignore_index is a class
         return t, not 0 <= ignore_index < c
     bad = ((t < 0) | (t >= c)) & (t != ignore_index)
@@ -152,8 +152,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 # direction on CUDA devices (kernels/cross_entropy.cu), and the same arithmetic in NumPy on cpu, where two
 # nodes' worth of dispatch and passes over the logits cost more than the math on small batches.
 def _xent_fwd_np(x, t, ignore_index, eps, all_valid):
-    """cross_entropy_fwd's contract in NumPy: (loss per row, stats (N, 2) = (m, log s), softmax rows), all in
-    the accumulation dtype (float16 computes in float32). loss = (1 - eps)(m - x[t]) + eps/C sum(m - x) +
+    """cross_entropy_fwd's contract in NumPy: (loss per row, stats (m, log s) as two (N, 1) arrays, softmax
+    rows), all in the accumulation dtype (float16 computes in float32). loss = (1 - eps)(m - x[t]) + eps/C sum(m - x) +
     log s, with m the row max and s = sum exp(x - m) (never lse - x[t], which rounds at large logits); 0 on
     ignored rows."""
     acc = _acc_dtype(x.dtype)
@@ -162,22 +162,22 @@ def _xent_fwd_np(x, t, ignore_index, eps, all_valid):
     n, c = x.shape
     if not x.size:  # (no rows, or no classes: nothing to reduce)
         z = np.zeros((n, c), acc)
-        return np.zeros(n, acc), np.zeros((n, 2), acc), z
+        return np.zeros(n, acc), (np.zeros((n, 1), acc), np.zeros((n, 1), acc)), z
     m = _max_reduce(x, axis=1, keepdims=True)
     z = x - m
     ts = t if all_valid else np.where(t != ignore_index, t, 0)
-    loss = -z[_arange(n), ts]  # m - x[t]
+    zt = z[_arange(n), ts]  # x[t] - m
     if eps:
-        loss *= acc.type(1 - eps)
-        loss -= _add_reduce(z, axis=1) * acc.type(eps / c)
+        zt *= acc.type(1 - eps)
+        zt += _add_reduce(z, axis=1) * acc.type(eps / c)
     e = np.exp(z, out=z)
     s = _add_reduce(e, axis=1, keepdims=True)
     logs = np.log(s)
-    loss += logs[:, 0]
+    loss = np.subtract(logs.reshape(n), zt, out=zt)  # (m - x[t]) + log s, as the kernel rounds it
     if not all_valid:
         loss[t == ignore_index] = 0
     e /= s  # the softmax, in place
-    return loss, np.concatenate((m, logs), axis=1), e
+    return loss, (m, logs), e
 
 
 def _xent_bwd_from_probs(p, t, grow, ignore_index, eps, dtype, all_valid=False):
@@ -212,7 +212,8 @@ def _acc_dtype(dtype):
 
 
 _F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)
-_max_reduce, _add_reduce, _arange = np.maximum.reduce, np.add.reduce, np.arange
+_max_reduce, _min_reduce, _add_reduce = np.maximum.reduce, np.minimum.reduce, np.add.reduce
+_arange = np.arange
 
 
 class _FusedCrossEntropy(Op):
@@ -226,7 +227,8 @@ class _FusedCrossEntropy(Op):
         if self.dev.uses_kernels:
             loss, self.stats = _fused().cross_entropy_fwd(self.dev, x, target, ignore_index, label_smoothing)
         else:  # the kernel's arithmetic in NumPy; the softmax is kept for the first-order backward
-            loss, self.stats, self.probs = _xent_fwd_np(x, target, ignore_index, label_smoothing, all_valid)
+            loss, (self.row_max, self.row_log_sum), self.probs = _xent_fwd_np(x, target, ignore_index,
+                                                                              label_smoothing, all_valid)
         if reduction == "none":
             return loss.astype(x.dtype, copy=False)
         if reduction == "sum":
@@ -244,8 +246,9 @@ class _FusedCrossEntropy(Op):
             grow = g._data if self.reduction != "mean" else g._data / g._data.dtype.type(count)
             return Tensor._make(_xent_bwd_from_probs(self.probs, self.target, grow, self.ignore_index, self.eps,
                                                      x._data.dtype, self.all_valid), g._device)
+        stats = self.stats if self.dev.uses_kernels else np.concatenate((self.row_max, self.row_log_sum), axis=1)
         return CrossEntropyLossBackwardBackward0.apply(
-            g, x, target=self.target, stats=self.stats, reduction=self.reduction,
+            g, x, target=self.target, stats=stats, reduction=self.reduction,
             ignore_index=self.ignore_index, label_smoothing=self.eps, count=count)
 
 
