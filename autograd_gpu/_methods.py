@@ -35,9 +35,9 @@ def _bind_operators():
         return lambda self, other: fn(other, self)
 
     ops = {
-        "__add__": pw.add, "__radd__": lambda s, o: pw.add(s, o),
-        "__sub__": pw.sub, "__rsub__": lambda s, o: pw.rsub(s, o),
-        "__mul__": pw.mul, "__rmul__": lambda s, o: pw.mul(s, o),
+        "__add__": pw.add, "__radd__": pw.add,  # (o + s computed as s + o: exact, and no extra frame)
+        "__sub__": pw.sub, "__rsub__": pw.rsub,
+        "__mul__": pw.mul, "__rmul__": pw.mul,
         "__truediv__": pw.div, "__rtruediv__": _reflect(pw.div),
         "__pow__": pw.pow, "__rpow__": _reflect(pw.pow),
         "__neg__": pw.neg,

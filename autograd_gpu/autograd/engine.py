@@ -175,6 +175,8 @@ def _needed_nodes(root_nodes, target_nodes, deps):
 def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumulate=True):
     """Propagate ``root_grads`` from ``root_edges`` to the leaves. With ``targets`` (tensors), only the paths
     to them run; with accumulate=False their gradients are returned instead of added to ``.grad``."""
+    if targets is None:
+        return _run_all(root_edges, root_grads, retain_graph, create_graph)
     # 1. dependency counts over the reachable graph (iterative DFS)
     deps = {}
     root_nodes = []
@@ -298,6 +300,76 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
         quiet.__exit__(None, None, None)
         _grad_state.enabled = prev_mode
     return captured
+
+
+def _run_all(root_edges, root_grads, retain_graph, create_graph):
+    """run() without targets (every backward() without inputs=): nodes in decreasing sequence number.
+
+    A node is created after the nodes that produced its inputs, so every edge points to a smaller sequence
+    number: when the pending node with the largest number is taken, everything that feeds it gradient has
+    run. That is the order of PyTorch's ready queue (dependency counts, then sequence number) without the
+    pass that counts dependencies. A node reached only by None gradients is not run but is still released
+    and passes None on, as in run()."""
+    buffers = {}
+    heap = []
+    for (n, nr), g in zip(root_edges, root_grads):
+        if n is None:
+            continue
+        buf = buffers.get(n)
+        if buf is None:
+            buf = buffers[n] = [None] * n._n_out
+            heap.append((-n._seq, id(n), n))
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+    if len(heap) > 1:
+        heapq.heapify(heap)
+    pop, push = heapq.heappop, heapq.heappush
+    prev_mode = _grad_state.enabled
+    _grad_state.enabled = create_graph
+    quiet = _quiet()  # (see run)
+    quiet.__enter__()
+    try:
+        while heap:
+            node = pop(heap)[2]
+            grads = buffers.pop(node)
+            hooked = node._pre_hooks is not None or node._tensor_hooks is not None \
+                or node._post_hooks is not None
+            if type(node) is AccumulateGrad:
+                if grads[0] is not None:
+                    if hooked:
+                        _run_node(node, grads, create_graph, None, None, None)
+                    else:
+                        _accumulate(node.variable, grads[0], create_graph)  # a leaf's gradient: the common end
+                grads = None
+                continue
+            if grads[0] is None if node._n_out == 1 else all(g is None for g in grads):
+                grad_inputs = None  # no gradient reached it: nothing to compute (run() skips it likewise)
+            elif not hooked and node._n_out == 1 and node._retained is None and not node._released \
+                    and not _anomaly_enabled[0]:
+                grad_inputs = _checked_grads(node, node.backward(grads[0]), create_graph)
+            else:
+                grad_inputs = _run_node(node, grads, create_graph, None, None, None)
+            grads = None
+            if not retain_graph:
+                node._release()
+            i = 0
+            for child, nr in node.next_functions:
+                if child is not None:
+                    g = grad_inputs[i] if grad_inputs is not None else None
+                    buf = buffers.get(child)
+                    if buf is None:
+                        buf = buffers[child] = [None] * child._n_out
+                        push(heap, (-child._seq, id(child), child))
+                    if g is not None:
+                        old = buf[nr]
+                        buf[nr] = g if old is None else old + g
+                i += 1
+            # drop this frame's references to the gradients: AccumulateGrad takes ownership of an array
+            # only when nothing else refers to it (see _accumulate_locked)
+            g = grad_inputs = None
+    finally:
+        quiet.__exit__(None, None, None)
+        _grad_state.enabled = prev_mode
+    return None
 
 
 def _run_node(node, grads, create_graph, capture, captured, stop):
