@@ -42,29 +42,34 @@ class BinaryCrossEntropyWithLogitsBackward0(Op):
     """loss = w [(1-y) x + (1 + (p-1) y) softplus(-x)], softplus(-x) = log1p(exp(-|x|)) + max(-x, 0): the
     form -w [p y log σ(x) + (1-y) log(1-σ(x))] takes without ever overflowing exp."""
 
+    # the common call's attributes as class defaults: forward stores only what differs
+    reduction, has_w, has_pw, save = "mean", False, False, (0, 1)
+
     def forward(self, x, y, *extra, has_weight=False, has_pos_weight=False, reduction="mean"):
-        self.reduction, self.has_w, self.has_pw = reduction, has_weight, has_pos_weight
-        self.save = (0, 1) if not extra else tuple(range(2 + len(extra)))
+        if reduction != "mean":
+            self.reduction = reduction
+        if extra:
+            self.has_w, self.has_pw = has_weight, has_pos_weight
+            self.save = tuple(range(2 + len(extra)))
         w = extra[0] if has_weight else None
         pw = extra[-1] if has_pos_weight else None
         if self.dev.uses_kernels and x.dtype.kind == "f":
             loss = _fused().bce_with_logits_fwd(self.dev, x, y, w, pw)
+        elif pw is None and w is None and x.ndim and x.shape == y.shape and x.dtype == y.dtype:
+            # (1 - y) x + softplus(-x) = softplus(x) - x y, and NumPy's logaddexp(0, x) is softplus(x)
+            # computed as max(x, 0) + log1p(exp(-|x|)): one pass instead of five
+            loss = self.dev.xp.logaddexp(0, x)
+            loss -= x * y
         else:
             xp = self.dev.xp
             sp = xp.abs(x) if x.ndim else xp.abs(x.reshape(1)).reshape(())  # (0-d ufuncs give scalars)
             xp.negative(sp, out=sp)
             xp.exp(sp, out=sp)
             xp.log1p(sp, out=sp)  # log1p(exp(-|x|)): softplus(-x) = this + max(-x, 0)
-            if pw is None and w is None and sp.shape == y.shape and sp.ndim and x.dtype == y.dtype:
-                # (1 - y) x + softplus(-x) = max(x, 0) - x y + log1p(exp(-|x|)): two passes fewer
-                loss = xp.maximum(x, 0)
-                loss -= x * y
-                loss += sp
-            else:
-                sp += xp.maximum(-x, 0)  # softplus(-x), in one temporary
-                loss = (1 - y) * x + ((1 + (pw - 1) * y) * sp if pw is not None else sp)
-                if w is not None:
-                    loss = loss * w
+            sp += xp.maximum(-x, 0)  # softplus(-x), in one temporary
+            loss = (1 - y) * x + ((1 + (pw - 1) * y) * sp if pw is not None else sp)
+            if w is not None:
+                loss = loss * w
         self.n = loss.size
         return _reduce_array(loss, reduction)
 

@@ -55,8 +55,11 @@ def _to_tensor(x, like):
 
 
 class AddBackward0(Op):
+    alpha = 1  # (a class default: the common call stores nothing on the node)
+
     def forward(self, x, y=None, other=None, alpha=1):
-        self.alpha = alpha
+        if alpha != 1:
+            self.alpha = alpha
         if y is None:
             return _scalar_op(x, other * alpha if alpha != 1 else other, operator.add)
         return x + y if alpha == 1 else x + y * alpha

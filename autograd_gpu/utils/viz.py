@@ -99,13 +99,25 @@ def _size_to_str(size) -> str:
 
 def _node_attrs(fn) -> dict:
     """Plain (non-array) attributes an op stored for backward, shown with show_attrs."""
+    from ..autograd.node import Node
+    found = {}
+    # ops keep their common parameter values as class defaults (AddBackward0.alpha = 1) and store only what
+    # differs on the node: the class's own attributes first, the node's over them
+    for cls in reversed(type(fn).__mro__):
+        if cls is not object and not issubclass(Node, cls) and cls.__module__.startswith("autograd_gpu.ops"):
+            found.update((k, v) for k, v in vars(cls).items() if k not in _NODE_META)
+    found.update(getattr(fn, "__dict__", {}))
     out = {}
-    for k, v in getattr(fn, "__dict__", {}).items():
-        if k.startswith("_") or hasattr(v, "shape") or callable(v):
+    for k, v in found.items():
+        if k.startswith("_") or hasattr(v, "shape") or callable(v) or isinstance(v, (classmethod, staticmethod,
+                                                                                     property)):
             continue
         if isinstance(v, (int, float, bool, str, tuple, list, type(None))):
             out[k] = v
     return out
+
+
+_NODE_META = frozenset(("save", "save_result", "non_differentiable"))
 
 
 def _fn_label(fn, show_attrs: bool, max_attr_chars: int) -> str:
