@@ -143,10 +143,8 @@ def _relu_grad_np(g, r):
     ut = _UINT.get(g.dtype)
     if ut is None or g.shape != r.shape or not g.ndim:  # (0-d: ufuncs give scalars, no out=)
         return np.where(r <= 0, g.dtype.type(0), g)
-    keep = np.less_equal(r, 0)
-    np.logical_not(keep, out=keep)  # (a NaN r passes g, as in where)
-    mask = keep.astype(ut)
-    np.negative(mask, out=mask)  # 1 -> all ones
+    mask = np.less_equal(r, 0).astype(ut)  # 1 where the gradient is cut (a NaN r passes g, as in where)
+    mask -= 1  # 1 -> 0, 0 -> all ones (unsigned wrap-around)
     np.bitwise_and(g.view(ut), mask, out=mask)
     return mask.view(g.dtype)
 
