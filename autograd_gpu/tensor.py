@@ -36,7 +36,7 @@ class Tensor:
     # every op output) down to the attributes every tensor needs.
     _fw_grad = None  # forward-AD tangent (autograd.forward_ad); only dual tensors hold one
     _retains_grad = False
-    _accum = None  # weakref to a leaf's AccumulateGrad
+    _accum = None  # a leaf's AccumulateGrad (which refers back to it weakly)
     _hooks = None
     _post_acc_hooks = None
     _base = None  # the tensor a view aliases

@@ -1,9 +1,11 @@
 """The autograd engine as PyTorch defines it: accumulation, backward/grad arguments, higher-order gradients,
 scale. Expected values are closed forms; messages are PyTorch 2.13's. (Grad modes and in-place ops:
 test_inplace.py.)"""
+import gc
 import re
 import sys
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -66,6 +68,32 @@ def test_leaf_takes_relu_gradient_with_its_own_dtype(device, dtype):
     np.testing.assert_array_equal(_np(x.grad), [0.0, 1.0, 0.0, 1.0])
     (torch.relu(x) * 2).sum().backward()
     np.testing.assert_array_equal(_np(x.grad), [0.0, 3.0, 0.0, 3.0])
+
+
+def test_leaf_keeps_one_accumulator_without_a_cycle():
+    w = T([1.0, 2.0])
+    acc = (w * 3).grad_fn.next_functions[0][0]
+    assert acc.name() == "AccumulateGrad" and acc.variable is w
+    assert (w * 2).grad_fn.next_functions[0][0] is acc  # made once per leaf, reused by every graph
+    alive = weakref.ref(w)
+    gc.disable()
+    try:
+        del w  # freed by reference counting alone: the accumulator refers back to it weakly
+        assert alive() is None and acc.variable is None
+    finally:
+        gc.enable()
+
+
+def test_backward_into_a_leaf_nothing_else_keeps():
+    # PyTorch keeps such a leaf alive through its AccumulateGrad; its gradient could never be read, so here it
+    # is skipped, but the leaf's tensor hooks still see the gradient
+    calls = []
+    w = T([1.0, 2.0])
+    w.register_hook(lambda g: calls.append(g.tolist()))
+    loss = (w * 3).sum()
+    del w
+    loss.backward()
+    assert calls == [[3.0, 3.0]]
 
 
 def test_user_gradient_is_not_aliased():

@@ -239,7 +239,9 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
                     or node._tensor_hooks is not None or node._post_hooks is not None:
                 pass  # the general path below
             elif type(node) is AccumulateGrad:
-                _accumulate(node.variable, grads[0], create_graph)  # a leaf with no hooks: the common end
+                var = node.variable
+                if var is not None:
+                    _accumulate(var, grads[0], create_graph)  # a leaf with no hooks: the common end
                 grads = None
                 continue
             elif (node._n_out == 1 and node._retained is None and not node._released
@@ -338,7 +340,9 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
                     if hooked:
                         _run_node(node, grads, create_graph, None, None, None)
                     else:
-                        _accumulate(node.variable, grads[0], create_graph)  # a leaf's gradient: the common end
+                        var = node.variable
+                        if var is not None:  # (None: the leaf is gone, and its gradient with it)
+                            _accumulate(var, grads[0], create_graph)  # a leaf's gradient: the common end
                 grads = None
                 continue
             if grads[0] is None if node._n_out == 1 else all(g is None for g in grads):
@@ -403,7 +407,9 @@ def _run_node(node, grads, create_graph, capture, captured, stop):
                 grads = list(r)
     if isinstance(node, AccumulateGrad):
         if capture is None or node in capture:
-            _accumulate(node.variable, grads[0], create_graph)
+            var = node.variable
+            if var is not None:
+                _accumulate(var, grads[0], create_graph)
         if node._post_hooks is not None:  # PyTorch calls them with no grad_inputs
             for hook in list(node._post_hooks.values()):
                 hook((), (grads[0],))

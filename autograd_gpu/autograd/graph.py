@@ -8,7 +8,6 @@ Op._record reaches this module only when the ``node._record_hooks`` flag is set,
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import namedtuple
 from typing import Any, Callable
 
@@ -159,7 +158,7 @@ def unpack_tensor(entry, unpack):
     r = Tensor._make(t._data, t._device, True, grad_fn, output_nr)
     r._version = t._version
     if acc is not None:
-        r._accum = weakref.ref(acc)
+        r._accum = acc
     return r
 
 

@@ -74,7 +74,7 @@ def register_tensor_hook(t, fn) -> RemovableHandle:
     if node is None:
         if t._hooks is None:
             t._hooks = {}
-        acc = t._accum() if t._accum is not None else None
+        acc = t._accum
         if acc is not None:
             acc._tensor_hooks = {0: t._hooks}
         return RemovableHandle(t._hooks, _checked(fn))

@@ -178,10 +178,11 @@ def edge_of(t):
         return (fn, t._output_nr)
     if not t._requires_grad:
         return (None, 0)
-    acc = t._accum() if t._accum is not None else None
+    acc = t._accum
     if acc is None:
-        acc = AccumulateGrad(t)
-        t._accum = weakref.ref(acc)  # the leaf holds it weakly: no leaf <-> accumulator cycle
+        # made once per leaf and kept by it (graphs are rebuilt every step; their leaves' accumulators need
+        # not be); the accumulator refers back to the leaf weakly: no leaf <-> accumulator cycle
+        acc = t._accum = AccumulateGrad(t)
     return (acc, 0)
 
 
@@ -332,10 +333,10 @@ _fw_enabled = [False]    # a forward-AD dual level is active (autograd.forward_a
 class AccumulateGrad(Node):
     """Sink node of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
 
-    __slots__ = ("variable",)
+    __slots__ = ("_variable_ref",)
 
     # Constant state as class attributes (shadowing Node's slots; an assignment goes to the instance dict):
-    # a leaf's accumulator is made anew for every graph, so its constructor sets only what varies.
+    # a leaf's accumulator is made once per leaf, and its constructor sets only what varies.
     next_functions = ()
     _seq = -1
     _released = False
@@ -349,10 +350,16 @@ class AccumulateGrad(Node):
     _anomaly_trace = None
 
     def __init__(self, variable):
-        self.variable = variable
+        self._variable_ref = weakref.ref(variable)
         self.dev = variable._device
         if variable._hooks is not None:
             self._tensor_hooks = {0: variable._hooks}  # Tensor.register_hook
+
+    @property
+    def variable(self):
+        """The leaf this node accumulates into; None once nothing else keeps that leaf alive (its gradient
+        could never be read, so backward skips it; the leaf's tensor hooks still run)."""
+        return self._variable_ref()
 
     def _release(self):
         pass
