@@ -28,12 +28,13 @@ class Size(tuple):
 class Tensor:
     """A multi-dimensional array on a device, with optional gradient tracking (PyTorch semantics)."""
 
-    __slots__ = ("_data", "_device", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_version",
+    __slots__ = ("_data", "_device", "_requires_grad", "grad_fn", "_output_nr", "_version",
                  "__weakref__", "__dict__")
 
     __array_priority__ = 1000  # make ndarray + Tensor defer to Tensor.__radd__
     # Rarely set state lives in the instance __dict__ only once set: these class defaults keep _make (run for
     # every op output) down to the attributes every tensor needs.
+    _grad = None  # .grad: set on leaves (and retained non-leaves) only
     _fw_grad = None  # forward-AD tangent (autograd.forward_ad); only dual tensors hold one
     _retains_grad = False
     _accum = None  # a leaf's AccumulateGrad (which refers back to it weakly)
@@ -51,7 +52,6 @@ class Tensor:
         t._data = data
         t._device = device
         t._requires_grad = requires_grad
-        t._grad = None
         t.grad_fn = grad_fn
         t._output_nr = output_nr
         t._version = [0]

@@ -1,4 +1,5 @@
-"""The backward engine: iterative, dependency-counted, newest node first (Chainer-style heap).
+"""The backward engine: iterative, newest node first (Chainer-style heap on sequence numbers; dependency
+counts only where grad()/inputs= prune the graph to the paths that reach their targets).
 
 No recursion (a 100,000-node chain is fine); gradients summed back over broadcast dimensions and cast to
 the input dtype here, once, for every op; saved values released as each node finishes unless retain_graph.
