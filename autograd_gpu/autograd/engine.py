@@ -200,18 +200,15 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
     # 2. targets: where to capture gradients, and which nodes need to run at all. A target node whose
     #    backward leads to no other target stops there (``stop``): its gradient is captured (grad) or
     #    stored by retain_grad (backward(inputs=)), and nothing beyond it is computed.
-    capture = needed = stop = None
-    captured = None
-    if targets is not None:
-        captured = [None] * len(targets)
-        capture = {}
-        for i, t in enumerate(targets):
-            node, nr = edge_of(t)
-            capture.setdefault(node, []).append((nr, i))
-        needed = _needed_nodes(root_nodes, capture, deps)
-        stop = {n for n in capture if not any(c in needed for c, _ in n.next_functions if c is not None)}
-        if accumulate:
-            capture = {n: () for n in capture}  # only AccumulateGrad membership matters
+    captured = [None] * len(targets)
+    capture = {}
+    for i, t in enumerate(targets):
+        node, nr = edge_of(t)
+        capture.setdefault(node, []).append((nr, i))
+    needed = _needed_nodes(root_nodes, capture, deps)
+    stop = {n for n in capture if not any(c in needed for c, _ in n.next_functions if c is not None)}
+    if accumulate:
+        capture = {n: () for n in capture}  # only AccumulateGrad membership matters
 
     # 3. seed the input buffers of the roots
     buffers = {}
@@ -236,38 +233,7 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
         while heap:
             node = pop(heap)[2]
             grads = buffers.pop(node, None)
-            if grads is None or capture is not None or node._pre_hooks is not None \
-                    or node._tensor_hooks is not None or node._post_hooks is not None:
-                pass  # the general path below
-            elif type(node) is AccumulateGrad:
-                var = node.variable
-                if var is not None:
-                    _accumulate(var, grads[0], create_graph)  # a leaf with no hooks: the common end
-                grads = None
-                continue
-            elif (node._n_out == 1 and node._retained is None and not node._released
-                  and node._out_meta is None and not _anomaly_enabled[0]):
-                # an op node with no hooks: _run_node's work without its checks for hooks and capture
-                grad_inputs = _checked_grads(node, node.backward(grads[0]), create_graph)
-                grads = None
-                if not retain_graph:
-                    node._release()
-                for (child, nr), g in zip(node.next_functions, grad_inputs):
-                    if child is None:
-                        continue
-                    if g is not None:
-                        buf = buffers.get(child)
-                        if buf is None:
-                            buf = buffers[child] = [None] * child._n_out
-                        old = buf[nr]
-                        buf[nr] = g if old is None else old + g
-                    left = deps[child] - 1
-                    deps[child] = left
-                    if left == 0:
-                        push(heap, (-child._seq, id(child), child))
-                g = grad_inputs = None  # (see below)
-                continue
-            run_it = needed is None or node in needed
+            run_it = node in needed
             if run_it and grads is not None:
                 grad_inputs = _run_node(node, grads, create_graph, capture, captured, stop)
             else:

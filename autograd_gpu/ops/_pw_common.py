@@ -64,6 +64,12 @@ def promote_all(*ts):
 
 
 _F16 = np.dtype(np.float16)
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def acc_dtype(dtype) -> np.dtype:
+    """Accumulation dtype (what ``acc_t<T>`` is in the kernels): float64 stays, the rest is float32."""
+    return _F64 if dtype == _F64 else _F32
 
 
 def opmath(x):

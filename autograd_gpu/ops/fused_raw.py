@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..backend import kernels as K
+from ._pw_common import acc_dtype
 
 _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double", np.dtype(np.float16): "__half"}
 _MAX_GRID = 1 << 16  # enough blocks to fill any GPU; the kernels grid-stride over the rest
@@ -39,14 +40,9 @@ def _fn(mod, name: str, dtype):
     return mod.get_function(f"{name}<{ctype}>")
 
 
-def _acc_dtype(dtype) -> np.dtype:
-    """Accumulation dtype (what ``acc_t<T>`` is in the kernels): float64 stays, the rest is float32."""
-    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
-
-
 def _acc(dtype, v):
     """Host scalar typed as the kernel's ``acc_t<T>`` parameter (a Python float would be passed as double)."""
-    return _acc_dtype(dtype).type(v)
+    return acc_dtype(dtype).type(v)
 
 
 def _row_block(n: int) -> int:
@@ -131,7 +127,7 @@ def cross_entropy_fwd(dev, logits, target, ignore_index: int = -100, label_smoot
     logits = _contig(dev, logits)
     target = _contig(dev, target, np.int64)
     loss = xp.empty((n,), dtype=logits.dtype)
-    stats = xp.empty((n, 2), dtype=_acc_dtype(logits.dtype))
+    stats = xp.empty((n, 2), dtype=acc_dtype(logits.dtype))
     if n:
         _fn(_XENT, "cross_entropy_fwd", logits.dtype)(
             dev, (min(n, _MAX_GRID),), (_row_block(c),),
@@ -149,7 +145,7 @@ def cross_entropy_bwd(dev, logits, target, stats, grow, ignore_index: int = -100
     n, c = logits.shape
     _expect(target.size == n and stats.shape == (n, 2), "cross_entropy_bwd",
             "target / stats need one entry per row")
-    acc = _acc_dtype(logits.dtype)
+    acc = acc_dtype(logits.dtype)
     logits = _contig(dev, logits)
     target = _contig(dev, target, np.int64)
     stats = _contig(dev, stats, acc)
@@ -168,7 +164,7 @@ def layer_norm_fwd(dev, x, weight, bias, eps: float, D: int):
     """(y, mean, rstd) over the trailing D elements: y = (x - mean) rstd w + b, rstd = 1/sqrt(var + eps).
     mean / rstd are flat (M,) arrays in the accumulation dtype (float32 for half)."""
     xp = dev.xp
-    dtype, acc = x.dtype, _acc_dtype(x.dtype)
+    dtype, acc = x.dtype, acc_dtype(x.dtype)
     m = x.size // D if D else math.prod(x.shape[:-1])  # D == 0: assume one normalized dim
     _expect(m * D == x.size, "layer_norm_fwd", f"{x.shape} is not a whole number of rows of {D}")
     _expect(all(a is None or a.size == D for a in (weight, bias)), "layer_norm_fwd",
@@ -192,7 +188,7 @@ def layer_norm_bwd(dev, x, gy, mean, rstd, weight, need_param_grads: bool = True
     """(gx, gw, gb): gx = rstd (g - mean(g) - xhat mean(g xhat)), g = gy w; gw = sum_rows gy xhat,
     gb = sum_rows gy (deterministic, no atomics). gw / gb are None unless need_param_grads."""
     xp = dev.xp
-    dtype, acc = x.dtype, _acc_dtype(x.dtype)
+    dtype, acc = x.dtype, acc_dtype(x.dtype)
     m = mean.size
     D = x.size // m if m else (weight.size if weight is not None else x.shape[-1])
     same_rows = gy.shape == x.shape and rstd.size == m and m * D == x.size
@@ -238,7 +234,7 @@ def scatter_add_rows(dev, out, index, src):
         raise ValueError(f"scatter_add_rows: src has {src.size} elements, expected {n_index} x {row_len}")
     if src.size == 0:
         return out
-    acc = _acc_dtype(out.dtype)
+    acc = acc_dtype(out.dtype)
     direct = out.dtype == acc and out.flags.c_contiguous
     buf = out if direct else xp.ascontiguousarray(out, dtype=acc)
     src = _contig(dev, src, out.dtype)

@@ -119,11 +119,7 @@ _add_reduce = np.add.reduce
 
 def linear_addmm(input, weight, bias):
     """input @ weight.T + bias for a 2-D input and a (out_features,) bias, with addmm's checks."""
-    d1, dw, db = input._data.dtype, weight._data.dtype, bias._data.dtype
-    if db != dw:
-        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_tn(db)} and {_tn(dw)}")
-    if d1 != dw:
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_tn(d1)} and {_tn(dw)}")
+    _check_addmm_dtypes(bias._data.dtype, input._data.dtype, weight._data.dtype)
     if input._data.shape[1] != weight._data.shape[1]:
         raise _mat_shape_error(input, weight.t())
     return LinearAddmmBackward0.apply(bias, input, weight)
@@ -254,11 +250,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
         raise RuntimeError("mat1 must be a matrix, got %d-D tensor" % mat1._data.ndim)
     if mat2._data.ndim != 2:
         raise RuntimeError("mat2 must be a matrix, got %d-D tensor" % mat2._data.ndim)
-    dc, d1, d2 = input._data.dtype, mat1._data.dtype, mat2._data.dtype
-    if dc != d2:
-        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_tn(dc)} and {_tn(d2)}")
-    if d1 != d2:
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_tn(d1)} and {_tn(d2)}")
+    _check_addmm_dtypes(input._data.dtype, mat1._data.dtype, mat2._data.dtype)
     (n, k), (k2, m) = mat1._data.shape, mat2._data.shape
     if k != k2:
         raise _mat_shape_error(mat1, mat2)
@@ -267,6 +259,14 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
         with no_grad():
             input.expand(n, m)  # PyTorch's error for an input that doesn't broadcast to (n, m)
     return AddmmBackward0.apply(input, mat1, mat2, beta=beta, alpha=alpha)
+
+
+def _check_addmm_dtypes(dc, d1, d2):
+    """PyTorch's addmm dtype errors (input, mat1, mat2)."""
+    if dc != d2:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_tn(dc)} and {_tn(d2)}")
+    if d1 != d2:
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_tn(d1)} and {_tn(d2)}")
 
 
 def _tn(np_dtype):

@@ -12,6 +12,7 @@ import numpy as np
 from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, const, fused as _fused, not_differentiable, reduction_arg
+from ._pw_common import acc_dtype
 from .softmax import SoftmaxBackwardDataBackward0, log_softmax, softmax
 
 
@@ -156,7 +157,7 @@ def _xent_fwd_np(x, t, ignore_index, eps, all_valid):
     rows), all in the accumulation dtype (float16 computes in float32). loss = (1 - eps)(m - x[t]) + eps/C sum(m - x) +
     log s, with m the row max and s = sum exp(x - m) (never lse - x[t], which rounds at large logits); 0 on
     ignored rows."""
-    acc = _acc_dtype(x.dtype)
+    acc = acc_dtype(x.dtype)
     if x.dtype != acc:
         x = x.astype(acc)
     n, c = x.shape
@@ -206,12 +207,6 @@ def _xent_bwd_np(x, t, stats, grow, ignore_index, eps):
     return _xent_bwd_from_probs(np.exp(z, out=z), t, grow, ignore_index, eps, x.dtype)
 
 
-def _acc_dtype(dtype):
-    """The kernels' acc_t: float64 stays, float32 and float16 accumulate in float32."""
-    return _F64 if dtype == _F64 else _F32
-
-
-_F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)
 _max_reduce, _min_reduce, _add_reduce = np.maximum.reduce, np.minimum.reduce, np.add.reduce
 _arange = np.arange
 
