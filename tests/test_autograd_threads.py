@@ -12,35 +12,14 @@ from autograd_gpu.autograd import functional as AF
 from autograd_gpu.autograd.graph import saved_tensors_hooks
 from autograd_gpu.utils.checkpoint import checkpoint
 
-from conftest import DEVICES
+from conftest import DEVICES, N_THREADS, run_in_threads
 
-N_THREADS = 8
 N = 20000  # large enough that NumPy releases the GIL inside the ops
 
 
 @pytest.fixture(params=DEVICES)
 def device(request):
     return request.param
-
-
-def _run(target, n=N_THREADS):
-    errors = []
-    barrier = threading.Barrier(n)
-
-    def wrap(i):
-        try:
-            barrier.wait(30)
-            target(i)
-        except BaseException as e:  # reported by the main thread
-            errors.append((i, e))
-    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(300)
-    assert not any(th.is_alive() for th in threads), "a thread hung"
-    if errors:
-        raise errors[0][1]
 
 
 class Square(Function):
@@ -70,7 +49,7 @@ def test_custom_functions_and_hooks_on_independent_graphs(device):
             (y * 3).sum().backward()
             h.remove()
         results[i] = (np.unique(x.grad._host()), np.unique(y.grad._host()), len(seen))
-    _run(work)
+    run_in_threads(work)
     for i in range(N_THREADS):
         gx, gy, calls = results[i]
         assert gy.tolist() == [6.0]
@@ -93,7 +72,7 @@ def test_concurrent_backward_into_shared_leaf_with_post_accumulate_hooks(device)
     def work(i):
         for _ in range(rounds):
             ((w + 1) * float(i + 1)).sum().backward()
-    _run(work)
+    run_in_threads(work)
     expected = rounds * sum(range(1, N_THREADS + 1))
     assert np.unique(w.grad._host()).tolist() == [float(expected)]
     assert len(calls) == rounds * N_THREADS
@@ -115,7 +94,7 @@ def test_saved_tensor_hooks_and_checkpoint_per_thread(device):
         v = float(0.5 + i / 10)
         s = 1 / (1 + np.exp(-v ** 3))
         results[i] = (len(packed), g1, np.unique(x.grad._host()), s * (1 - s) * 3 * v * v)
-    _run(work)
+    run_in_threads(work)
     for i in range(N_THREADS):
         n_packed, g1, g2, expected = results[i]
         assert n_packed == 2  # only this thread's hooks saw this thread's ops
@@ -129,6 +108,6 @@ def test_functional_api_in_threads():
     def work(i):
         x = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64) * (i + 1)
         results[i] = AF.hessian(lambda t: (t * t * t).sum(), x).tolist()
-    _run(work)
+    run_in_threads(work)
     for i in range(N_THREADS):
         np.testing.assert_allclose(results[i], np.diag(6 * np.array([1.0, 2.0, 3.0]) * (i + 1)))

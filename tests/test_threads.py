@@ -8,29 +8,7 @@ import pytest
 
 import autograd_gpu as torch
 
-from conftest import DEVICES
-
-N_THREADS = 8
-
-
-def _run_threads(target, n=N_THREADS):
-    errors = []
-    barrier = threading.Barrier(n)
-
-    def wrap(i):
-        try:
-            barrier.wait(10)
-            target(i)
-        except BaseException as e:  # report in the main thread
-            errors.append((i, e))
-    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(120)
-    assert not any(th.is_alive() for th in threads), "a thread hung"
-    if errors:
-        raise errors[0][1]
+from conftest import DEVICES, N_THREADS, run_in_threads
 
 
 def _sigmoid(v):
@@ -55,7 +33,7 @@ def test_independent_graphs_in_parallel(device):
         expected = xs.T @ (s * (1 - s) * cs) + 2 * (i + 1) * ws
         results[i] = (w.grad.cpu().numpy(), expected, loss.item(), (s * cs).sum() + (ws ** 2).sum() * (i + 1))
 
-    _run_threads(work)
+    run_in_threads(work)
     assert sorted(results) == list(range(N_THREADS))
     for grad, expected, loss, loss_ref in results.values():
         np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-12)
@@ -72,7 +50,7 @@ def test_higher_order_in_parallel():
             (h,) = torch.autograd.grad(g, x)
         results[i] = (g.item(), h.item())
 
-    _run_threads(work)
+    run_in_threads(work)
     for i, (g, h) in results.items():
         v = i + 1.0
         assert (g, h) == (4 * v ** 3, 12 * v ** 2)
@@ -97,7 +75,7 @@ def test_grad_mode_is_per_thread():
             flags.append(((x * 2).is_inference(), torch.is_inference_mode_enabled(), True))
         seen[i] = flags
 
-    _run_threads(work)
+    run_in_threads(work)
     assert len(seen) == N_THREADS
     for flags in seen.values():
         for requires, enabled, expected in flags:
@@ -135,6 +113,6 @@ def test_concurrent_backward_into_shared_leaf():
         for _ in range(reps):
             ((w + 1) * (i + 1)).sum().backward()
 
-    _run_threads(work)
+    run_in_threads(work)
     expected = reps * sum(range(1, N_THREADS + 1))
     np.testing.assert_array_equal(w.grad.numpy(), np.full(1000, float(expected)))

@@ -17,6 +17,14 @@ def _index(idx, n: int, cls: str) -> int:
     return idx % n
 
 
+def _renumber(modules) -> None:
+    """Keep numeric names contiguous after a deletion, as PyTorch does."""
+    items = list(modules.values())
+    modules.clear()
+    for i, m in enumerate(items):
+        modules[str(i)] = m
+
+
 class Sequential(Module):
     """Modules applied in order: Sequential(m1, m2, ...) or Sequential(OrderedDict(name=module))."""
 
@@ -45,11 +53,7 @@ class Sequential(Module):
                 del self._modules[k]
         else:
             del self._modules[keys[_index(idx, len(keys), "Sequential")]]
-        # keep numeric names contiguous, as PyTorch does
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
+        _renumber(self._modules)
 
     def __len__(self):
         return len(self._modules)
@@ -111,10 +115,7 @@ class ModuleList(Module):
                 del self._modules[k]
         else:
             del self._modules[str(_index(idx, len(self._modules), "ModuleList"))]
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
+        _renumber(self._modules)
 
     def __len__(self):
         return len(self._modules)
