@@ -307,7 +307,7 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
                     if hooked:
                         _run_node(node, grads, create_graph, None, None, None)
                     else:
-                        var = node.variable
+                        var = node._variable_ref()
                         if var is not None:  # (None: the leaf is gone, and its gradient with it)
                             _accumulate(var, grads[0], create_graph)  # a leaf's gradient: the common end
                 grads = None
@@ -481,7 +481,24 @@ def _accumulate(var, g, create_graph):
     The leaf's Tensor.register_hook hooks already ran (they are its AccumulateGrad's tensor hooks). Locked:
     backward calls in several threads may accumulate into the same leaf (PyTorch guarantees this is safe)."""
     with _accumulate_lock:
-        _accumulate_locked(var, g, create_graph)
+        old = var._grad
+        if create_graph:
+            if old is None:
+                # a copy (grad_fn CopyBackwards, as PyTorch's clone_obey_contract): .grad never aliases a
+                # tensor of the graph or the caller's gradient, so in-place updates of .grad stay local
+                from ..ops.inplace import CopyBackwards
+                d = g._data
+                var._grad = CopyBackwards.apply(_tensor_cls()._make(g._device.xp.empty_like(d), g._device), g)
+            else:
+                var._grad = old + g
+        elif old is None:
+            var._grad = _adopt(var, g)
+        elif old._requires_grad:
+            var._grad = old.detach() + g.detach()
+        else:
+            od = old._data
+            od += g._data
+            old._version[0] += 1
     if var._post_acc_hooks is not None:
         for hook in list(var._post_acc_hooks.values()):
             hook(var)
@@ -493,44 +510,30 @@ _add_reduce = _np.add.reduce  # what ndarray.sum calls, minus its Python wrapper
 _refcount = sys.getrefcount
 
 
-def _accumulate_locked(var, g, create_graph):
-    old = var._grad
-    if create_graph:
-        if old is None:
-            # a copy (grad_fn CopyBackwards, as PyTorch's clone_obey_contract): .grad never aliases a
-            # tensor of the graph or the caller's gradient, so in-place updates of .grad stay local
-            from ..ops.inplace import CopyBackwards
-            d = g._data
-            var._grad = CopyBackwards.apply(_tensor_cls()._make(g._device.xp.empty_like(d), g._device), g)
-        else:
-            var._grad = old + g
-    elif old is None:
-        d = g._data
-        # Take ownership only of a fresh, unshared array (PyTorch steals a gradient whose use count allows
-        # it); a view, an array another tensor also wraps, or a gradient tensor referenced from anywhere but
-        # the engine's buffer list (identity backward feeding two edges, user-given gradient, hooks) is
-        # copied so later in-place accumulation can't alias. Exclusive references: g -> the engine's buffer
-        # list, the parameters of _accumulate and of this function, getrefcount's argument; d -> g._data,
-        # local d, the argument.
-        view = d.base is not None
-        if view:
-            b = d.base
-            # a writable contiguous view spanning all of an otherwise unreferenced array (the transposed-back
-            # weight gradient of a linear layer, a reshaped sum) owns its memory (refs to b: d.base, local
-            # b, the argument)
-            if (b.size == d.size and _refcount(b) <= 3 and getattr(d.flags, "writeable", True)  # (CuPy: none)
-                    and (d.flags.c_contiguous or d.flags.f_contiguous)):
-                view = False
-                if b.shape == d.shape and b.strides == d.strides and b.dtype == d.dtype:
-                    d = b  # (not a reinterpreting view: relu's backward builds float bits in uint)
-            b = None
-        if view or g._requires_grad or _refcount(g) > 4 or _refcount(d) > 3:
-            d = d.copy()
-        Tensor = _tensor_cls()
-        var._grad = Tensor._make(d, var._device)
-    elif old._requires_grad:
-        var._grad = old.detach() + g.detach()
-    else:
-        od = old._data
-        od += g._data
-        old._version[0] += 1
+def _adopt(var, g):
+    """The first gradient of a leaf as its ``.grad``: g itself, or its array, when nothing else can see them.
+
+    PyTorch steals a gradient whose use count allows it; a view, an array another tensor also wraps, or a
+    gradient tensor referenced from anywhere but the engine's buffer list (identity backward feeding two
+    edges, user-given gradient, hooks) is copied so later in-place accumulation can't alias. Exclusive
+    references: g -> the engine's buffer list, the parameters of _accumulate and of this function,
+    getrefcount's argument; d -> g._data, local d, the argument."""
+    d = g._data
+    view = d.base is not None
+    if view:
+        b = d.base
+        # a writable contiguous view spanning all of an otherwise unreferenced array (the transposed-back
+        # weight gradient of a linear layer, a reshaped sum) owns its memory (refs to b: d.base, local b,
+        # the argument)
+        if (b.size == d.size and _refcount(b) <= 3 and getattr(d.flags, "writeable", True)  # (CuPy: none)
+                and (d.flags.c_contiguous or d.flags.f_contiguous)):
+            view = False
+            if b.shape == d.shape and b.strides == d.strides and b.dtype == d.dtype:
+                d = b  # (not a reinterpreting view: relu's backward builds float bits in uint)
+        b = None
+    if view or g._requires_grad or _refcount(g) > 4 or _refcount(d) > 3:
+        d = d.copy()
+    elif d is g._data and g._device is var._device and type(g) is _node.Tensor and g._base is None \
+            and g._hooks is None and not g._is_inference:
+        return g  # the engine's unshared gradient tensor itself (no second wrapper of its array)
+    return _node.Tensor._make(d, var._device)

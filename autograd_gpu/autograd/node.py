@@ -85,8 +85,11 @@ class Node:
     def _release(self):
         """Free what was saved for backward (called by the engine unless retain_graph)."""
         d = self.__dict__
-        arrays = [k for k, v in d.items()
-                  if type(v) not in _PLAIN and hasattr(v, "shape") and hasattr(v, "dtype")] if d else ()
+        arrays = ()
+        if d:
+            for k, v in d.items():
+                if type(v) not in _PLAIN and hasattr(v, "shape") and hasattr(v, "dtype"):
+                    arrays += (k,)
         if self._saved or self._result is not None or arrays:
             self._released = True
             self._saved = ()
@@ -271,12 +274,8 @@ class Op(Node):
             meta = []
             for t in inputs:
                 fn = t.grad_fn
-                if fn is not None:
-                    edges.append((fn, t._output_nr))
-                elif t._requires_grad:
-                    edges.append(edge_of(t))
-                else:
-                    edges.append(_NO_EDGE)
+                edges.append((fn, t._output_nr) if fn is not None else
+                             edge_of(t) if t._requires_grad else _NO_EDGE)
                 needs.append(t._requires_grad)
                 d = t._data
                 meta.append((d.shape, d.dtype))
@@ -285,11 +284,18 @@ class Op(Node):
             self._input_meta = tuple(meta)
         save = self.save
         if save:
-            saved = self._saved = tuple([inputs[i] for i in save])
-            self._saved_versions = tuple([t._version[0] for t in saved])
-            for t in saved:
-                if t._is_inference:
+            if len(save) == 2:  # (the common case, unrolled: no comprehension frames per recorded op)
+                a, b = inputs[save[0]], inputs[save[1]]
+                self._saved = (a, b)
+                self._saved_versions = (a._version[0], b._version[0])
+                if a._is_inference or b._is_inference:
                     raise RuntimeError(INFERENCE_SAVE_MSG)
+            else:
+                saved = self._saved = tuple([inputs[i] for i in save])
+                self._saved_versions = tuple([t._version[0] for t in saved])
+                for t in saved:
+                    if t._is_inference:
+                        raise RuntimeError(INFERENCE_SAVE_MSG)
         else:
             self._saved = ()
         if type(out) is tuple:

@@ -122,8 +122,9 @@ def _check_target(input: Tensor, target: Tensor, weight, ignore_index: int):
                            f"got weight tensor of shape: [{', '.join(map(str, weight._data.shape))}]")
     if t.dtype != np.int64:
         t = t.astype(np.int64)
-    if t.size and type(t) is np.ndarray and 0 <= _min_reduce(t, axis=None) and _max_reduce(t, axis=None) < c:
-        # every target in range (two reductions instead of five passes); all valid unless ignore_index is a class
+    if t.size and type(t) is np.ndarray and _max_reduce(t.view(_U64), axis=None) < c:
+        # every target in range, in one reduction (a negative target reads as >= 2**63 unsigned); all valid
+        # unless ignore_index is a class
         return t, not 0 <= ignore_index < c
     bad = ((t < 0) | (t >= c)) & (t != ignore_index)
     if bool(bad.any()):  # one host sync on a GPU: PyTorch's CUDA kernels would assert instead
@@ -207,7 +208,8 @@ def _xent_bwd_np(x, t, stats, grow, ignore_index, eps):
     return _xent_bwd_from_probs(np.exp(z, out=z), t, grow, ignore_index, eps, x.dtype)
 
 
-_max_reduce, _min_reduce, _add_reduce = np.maximum.reduce, np.minimum.reduce, np.add.reduce
+_max_reduce, _add_reduce = np.maximum.reduce, np.add.reduce
+_U64 = np.dtype(np.uint64)
 _arange = np.arange
 
 
@@ -230,7 +232,10 @@ class _FusedCrossEntropy(Op):
             return loss.sum().astype(x.dtype)
         self.count = len(target) if all_valid else int((target != ignore_index).sum())
         if type(loss) is np.ndarray and self.count:
-            return (_add_reduce(loss, axis=None) / loss.dtype.type(self.count)).astype(x.dtype)
+            total = _add_reduce(loss, axis=None)
+            if loss.dtype is x.dtype:  # (a Python int divisor keeps the float dtype: NumPy's weak scalars)
+                return total / self.count
+            return (total / loss.dtype.type(self.count)).astype(x.dtype)
         with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: 0 / 0 = nan, as in PyTorch
             return (loss.sum() / loss.dtype.type(self.count)).astype(x.dtype)
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _dtype
 from ..autograd.grad_mode import state as _grad_state
+from ..autograd import node as _node
 from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._util import is_scalar, promote, scalar_out_dtype
@@ -256,6 +257,9 @@ def mul(input, other, *, out=None):
     if not isinstance(input, Tensor):
         input, other = other, input
     if type(other) is float and isinstance(input, Tensor):  # tensor * Python float (SGD's lr * grad)
+        d = input._data
+        if not input._requires_grad and d.dtype.kind == "f" and not _node._fw_enabled[0]:
+            return Tensor._make(d * other, input._device)  # nothing to record: MulBackward0's forward only
         return MulBackward0.apply(input, other=other)
     return _binary(MulBackward0, input, other)
 
