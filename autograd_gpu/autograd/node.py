@@ -82,6 +82,14 @@ class Node:
             _restore_tangent(self, t, 0)
         return t
 
+    def result_array(self):
+        """The saved output's array, checked as ``result`` checks it, for a backward that computes on raw
+        arrays (no Tensor made for it)."""
+        res = self._result
+        if self._released or type(res) is not tuple or res[1][0] != res[2] or _fw_enabled[0]:
+            return self.result._data  # (raises PyTorch's errors; unpacks saved-tensor hooks)
+        return res[0]
+
     def _release(self):
         """Free what was saved for backward (called by the engine unless retain_graph)."""
         d = self.__dict__

@@ -128,10 +128,9 @@ class ReluBackward0(Op):
         return self.dev.xp.maximum(x, x.dtype.type(0))  # maximum propagates NaN like torch.relu
 
     def backward(self, g):
-        r = self.result
         if not self.dev.uses_kernels and raw_backward():  # (every MLP layer: skip the op dispatch)
-            return Tensor._make(_relu_grad_np(g._data, r._data), g._device)
-        return ThresholdBackwardBackward0.apply(g, r, threshold=0)
+            return Tensor._make(_relu_grad_np(g._data, self.result_array()), g._device)
+        return ThresholdBackwardBackward0.apply(g, self.result, threshold=0)
 
 
 _UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
@@ -141,7 +140,8 @@ def _relu_grad_np(g, r):
     """threshold_backward(g, r, 0) = where(r <= 0, +0, g), bit for bit, without a branch per element: g's bits
     ANDed with an all-ones / all-zeros mask (np.where's select runs ~7x slower on a random mask)."""
     ut = _UINT.get(g.dtype)
-    if ut is None or g.shape != r.shape or not g.ndim:  # (0-d: ufuncs give scalars, no out=)
+    # (0-d: ufuncs give scalars, no out=; below ~1000 elements np.where's two calls beat the mask's five)
+    if ut is None or g.shape != r.shape or g.size < 1024:
         return np.where(r <= 0, g.dtype.type(0), g)
     mask = np.less_equal(r, 0).astype(ut)  # 1 where the gradient is cut (a NaN r passes g, as in where)
     mask -= 1  # 1 -> 0, 0 -> all ones (unsigned wrap-around)

@@ -42,8 +42,9 @@ class BinaryCrossEntropyWithLogitsBackward0(Op):
     """loss = w [(1-y) x + (1 + (p-1) y) softplus(-x)], softplus(-x) = log1p(exp(-|x|)) + max(-x, 0): the
     form -w [p y log σ(x) + (1-y) log(1-σ(x))] takes without ever overflowing exp."""
 
-    # the common call's attributes as class defaults: forward stores only what differs
-    reduction, has_w, has_pw, save = "mean", False, False, (0, 1)
+    # the common call's attributes as class defaults: forward stores only what differs (n = 0: the loss has
+    # input's size, which backward reads from the saved input)
+    reduction, has_w, has_pw, save, n = "mean", False, False, (0, 1), 0
 
     def forward(self, x, y, *extra, has_weight=False, has_pos_weight=False, reduction="mean"):
         if reduction != "mean":
@@ -70,13 +71,14 @@ class BinaryCrossEntropyWithLogitsBackward0(Op):
             loss = (1 - y) * x + ((1 + (pw - 1) * y) * sp if pw is not None else sp)
             if w is not None:
                 loss = loss * w
-        self.n = loss.size
+        if extra:
+            self.n = loss.size
         return _reduce_array(loss, reduction)
 
     def backward(self, g):
         saved = self.saved_tensors
         x, y, extra = saved[0], saved[1], saved[2:]
-        scale = 1 / self.n if self.reduction == "mean" else 1
+        scale = 1 / (self.n or x._data.size) if self.reduction == "mean" else 1
         need = self.needs_input_grad
         grads = [None] * len(saved)
         if need[0]:
