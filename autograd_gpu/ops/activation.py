@@ -14,6 +14,7 @@ from .. import _dtype
 from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._nnutil import const as _const, fused as _fused, kernels as _kernels, require_float as _require_float
+from . import gelu_np as _gelu_np
 from ._pw_common import _F16, opmath
 from .inplace import _method
 from .softmax import log_softmax, softmax, torch_log_softmax, torch_softmax  # noqa: F401  (re-exported)
@@ -56,6 +57,7 @@ def _erf_np(x, complement=False):
 
 
 _SQRT1_2, _INV_SQRT_2PI = 0.7071067811865476, 0.3989422804014327
+_F32 = np.dtype(np.float32)
 _K_BETA, _K_KAPPA = 0.7978845608028654, 0.044715  # gelu 'tanh': sqrt(2 / pi), cubic coefficient
 
 
@@ -268,6 +270,8 @@ class GeluBackward0(Op):
         if self.dev.uses_kernels:
             return _fused().gelu_fwd(self.dev, x, approximate)
         xp = self.dev.xp
+        if approximate == "none" and x.dtype == _F32 and xp is np:
+            return _gelu_np.gelu(x)
         dt, x = x.dtype, opmath(x)  # float16: float32 arithmetic, one rounding (PyTorch)
         # 1 + tanh(u) = 2 sigmoid(2 u) and 1 + erf(z) = erfc(-z): no cancellation for x << 0
         if approximate == "tanh":
@@ -295,6 +299,8 @@ class GeluBackwardBackward0(Op):
             left = 0.5 * (1 + t)
             right = 0.5 * x * (1 - t * t) * _K_BETA * (1 + 3 * _K_KAPPA * x_sq)
             return g * (left + right)
+        if xp is np and x.dtype == _F32 and g.dtype == _F32 and g.shape == x.shape:
+            return _gelu_np.gelu_grad(g, x)
         cdf = 0.5 * (1 + _erf_np(x * _SQRT1_2))
         pdf = xp.exp(x * x * -0.5) * _INV_SQRT_2PI
         return g * (cdf + x * pdf)
