@@ -373,3 +373,26 @@ def test_gelu_float32_cpu_tails_and_chunks():
     tiny = np.finfo(np.float32).smallest_subnormal  # (results below float32's normal range round absolutely)
     bad = err > 4 * EPS32 * scale + tiny
     assert not bad.any(), f"gelu backward at x = {x[bad][:3]}: {(err / (EPS32 * scale))[bad].max():.2f} eps"
+
+
+@pytest.mark.parametrize("dtype", [ag.float32, ag.float64])
+def test_layer_norm_cpu_row_blocks(dtype):
+    """layer_norm on cpu runs over blocks of rows (ops/nn_ops.py): many blocks and a ragged last one, forward
+    and all three gradients, against float64 closed forms."""
+    rng = np.random.default_rng(0)
+    m, d = 301, 1000  # (131 rows per block: 3 blocks, the last one partial)
+    xv, wv, bv, gv = (rng.standard_normal(s) for s in ((m, d), d, d, (m, d)))
+    x, w, b = (_t(v, "cpu", dtype) for v in (xv, wv, bv))
+    y = F.layer_norm(x, (d,), w, b)
+    mu = xv.mean(1, keepdims=True)
+    rstd = 1 / np.sqrt(((xv - mu) ** 2).mean(1, keepdims=True) + 1e-5)
+    xh = (xv - mu) * rstd
+    gxh = gv * wv
+    gx_ref = rstd * (gxh - gxh.mean(1, keepdims=True) - xh * (gxh * xh).mean(1, keepdims=True))
+    expect = {"y": xh * wv + bv, "x": gx_ref, "w": (gv * xh).sum(0), "b": gv.sum(0)}
+    gx, gw, gb = ag.autograd.grad(y, [x, w, b], [ag.tensor(gv, dtype=dtype)])
+    tol = 1e-5 if dtype == ag.float32 else 1e-12
+    for name, got in (("y", y), ("x", gx), ("w", gw), ("b", gb)):
+        ref = expect[name]
+        err = np.abs(_np(got) - ref).max() / np.abs(ref).max()
+        assert err <= tol, f"{name}: {err:.2e}"
