@@ -20,7 +20,7 @@ from ..backend.fp import quiet
 _ERFCC = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398,
           1.48851587, -0.82215223, 0.17087277)
 _SQRT1_2, _INV_SQRT_2PI = 0.7071067811865476, 0.3989422804014327
-_CHUNK = 1 << 14  # float64 elements per chunk: 128 KiB per temporary, a handful of them in L2
+_CHUNK = 1 << 15  # float64 elements per chunk (256 KiB per temporary: fastest of 2^13..2^18 on 16M elements)
 _F64 = np.dtype(np.float64)
 
 

@@ -15,7 +15,7 @@ from ..autograd.node import Op
 from ..random import default_generator as _gen
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, const, fused as _fused, kernels as _kernels
-from ._pw_common import _F16, opmath
+from ._pw_common import _F16, opmath, row_blocks
 from .linalg import addmm, linear_addmm, matmul, mm
 from .nn_pad import pad  # noqa: F401  (re-exported)
 from .shape import t as _t
@@ -148,7 +148,7 @@ def _layer_norm_np(xp, x, w, b, eps, d):
     e = x.dtype.type(eps)
     wr = None if w is None else w.reshape(d)
     br = None if b is None else b.reshape(d)
-    for s in _row_blocks(m, d) if xp is np else [slice(None)]:
+    for s in row_blocks(m, d) if xp is np else [slice(None)]:
         xb, yb = xr[s], y[s]
         mb = xb.mean(axis=1)
         xp.subtract(xb, mb[:, None], out=yb)
@@ -160,15 +160,6 @@ def _layer_norm_np(xp, x, w, b, eps, d):
             yb += br
         mean[s], rstd[s] = mb, rb
     return y.reshape(x.shape).astype(dt, copy=False), mean, rstd
-
-
-_BLOCK_BYTES = 1 << 20  # per float64 row block: best on 4096 x 1024 between 512 KiB and 2 MiB (larger
-# blocks fall out of cache between passes, smaller ones pay NumPy's per-call cost more often)
-
-
-def _row_blocks(m, d):
-    r = max(1, _BLOCK_BYTES // (8 * max(d, 1)))
-    return [slice(s, s + r) for s in range(0, m, r)]
 
 
 class NativeLayerNormBackward0(Op):
@@ -218,7 +209,7 @@ def _layer_norm_backward_arrays(dev, g, x, mean, rstd, w, need_params):
     wr = None if w is None else w.reshape(d)
     gx = dev.xp.empty(xr.shape, xr.dtype)
     gw = gb = None
-    for s in _row_blocks(m, d) if dev.xp is np else [slice(None)]:  # (as in _layer_norm_np)
+    for s in row_blocks(m, d) if dev.xp is np else [slice(None)]:  # (as in _layer_norm_np)
         xhat = (xr[s] - mean[s, None]) * rstd[s, None]
         gs = gr[s]
         a = gs if wr is None else gs * wr
