@@ -12,7 +12,7 @@ import threading
 
 import numpy as _np
 
-from ..backend.fp import quiet as _quiet
+from ..backend.fp import quiet_enter as _quiet_enter, quiet_exit as _quiet_exit
 from .grad_mode import state as _grad_state
 from . import node as _node
 from .node import RELEASED_MSG, AccumulateGrad, _anomaly_enabled, edge_of
@@ -112,7 +112,7 @@ def backward_scalar(t, retain_graph=None) -> None:
     dev = t._device
     xp = dev.xp
     one = xp.array(1, d.dtype) if not d.shape else xp.ones(d.shape, d.dtype)  # (np.ones: a Python wrapper)
-    run([edge_of(t)], [_node.Tensor._make(one, dev)], bool(retain_graph), False)
+    _run_all([edge_of(t)], [_node.Tensor._make(one, dev)], bool(retain_graph), False)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
@@ -227,8 +227,7 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
     _grad_state.enabled = create_graph
     # backward formulas meet inf / nan at kinks (sqrt'(0) = inf, inf * 0): silent in PyTorch, and one
     # errstate per pass costs less than one per op (CuPy never warns)
-    quiet = _quiet()
-    quiet.__enter__()
+    token = _quiet_enter()
     try:
         while heap:
             node = pop(heap)[2]
@@ -266,7 +265,7 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
             # only when nothing else refers to it (see _accumulate_locked)
             g = grad_inputs = None
     finally:
-        quiet.__exit__(None, None, None)
+        _quiet_exit(token)
         _grad_state.enabled = prev_mode
     return captured
 
@@ -294,8 +293,7 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
     pop, push = heapq.heappop, heapq.heappush
     prev_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
-    quiet = _quiet()  # (see run)
-    quiet.__enter__()
+    token = _quiet_enter()  # (see run)
     try:
         while heap:
             node = pop(heap)[2]
@@ -338,7 +336,7 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
             # only when nothing else refers to it (see _accumulate_locked)
             g = grad_inputs = None
     finally:
-        quiet.__exit__(None, None, None)
+        _quiet_exit(token)
         _grad_state.enabled = prev_mode
     return None
 

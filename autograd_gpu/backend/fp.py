@@ -7,6 +7,8 @@ the context variable NumPy reads, and falls back to ``np.errstate`` where that v
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 try:  # NumPy >= 2: the error state is a ContextVar holding an opaque "extobj"
@@ -31,3 +33,18 @@ class _Quiet:
 def quiet():
     """A context manager under which NumPy ignores divide / overflow / underflow / invalid."""
     return _Quiet() if _var is not None else np.errstate(all="ignore")
+
+
+if _var is not None:
+    # quiet() without a context-manager object, for the backward engine's loop: token = quiet_enter(), then
+    # quiet_exit(token) (C calls: no Python frame)
+    quiet_enter = functools.partial(_var.set, _IGNORE)
+    quiet_exit = _var.reset
+else:  # pragma: no cover - other NumPy layouts
+    def quiet_enter():
+        q = np.errstate(all="ignore")
+        q.__enter__()
+        return q
+
+    def quiet_exit(token):
+        token.__exit__(None, None, None)
