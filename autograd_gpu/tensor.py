@@ -207,6 +207,7 @@ class Tensor:
         node = self.grad_fn
         if node._retained is None:
             node._retained = {}
+            node._plain = False
         import weakref
         node._retained[self._output_nr] = weakref.ref(self)
 

@@ -298,11 +298,10 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
         while heap:
             node = pop(heap)[2]
             grads = buffers.pop(node)
-            hooked = node._pre_hooks is not None or node._tensor_hooks is not None \
-                or node._post_hooks is not None
             if type(node) is AccumulateGrad:
                 if grads[0] is not None:
-                    if hooked:
+                    if node._pre_hooks is not None or node._tensor_hooks is not None \
+                            or node._post_hooks is not None:
                         _run_node(node, grads, create_graph, None, None, None)
                     else:
                         var = node._variable_ref()
@@ -310,11 +309,16 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
                             _accumulate(var, grads[0], create_graph)  # a leaf's gradient: the common end
                 grads = None
                 continue
-            if grads[0] is None if node._n_out == 1 else all(g is None for g in grads):
-                grad_inputs = None  # no gradient reached it: nothing to compute (run() skips it likewise)
-            elif not hooked and node._n_out == 1 and node._retained is None and not node._released \
-                    and not _anomaly_enabled[0]:
-                grad_inputs = _checked_grads(node, node.backward(grads[0]), create_graph)
+            # (no gradient reached it: nothing to compute, as in run())
+            if node._plain:  # one output, no hooks, not retained
+                if grads[0] is None:
+                    grad_inputs = None
+                elif node._released or _anomaly_enabled[0]:
+                    grad_inputs = _run_node(node, grads, create_graph, None, None, None)
+                else:
+                    grad_inputs = _checked_grads(node, node.backward(grads[0]), create_graph)
+            elif all(g is None for g in grads):
+                grad_inputs = None
             else:
                 grad_inputs = _run_node(node, grads, create_graph, None, None, None)
             grads = None

@@ -80,6 +80,7 @@ def register_tensor_hook(t, fn) -> RemovableHandle:
         return RemovableHandle(t._hooks, _checked(fn))
     if node._tensor_hooks is None:
         node._tensor_hooks = {}
+        node._plain = False
     hooks = node._tensor_hooks.get(t._output_nr)
     if hooks is None:
         hooks = node._tensor_hooks[t._output_nr] = {}

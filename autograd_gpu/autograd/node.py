@@ -39,6 +39,7 @@ class Node:
                  "_retained", "needs_input_grad", "_anomaly_trace", "__weakref__", "__dict__")
 
     save = ()             # input indices whose tensors backward needs (PyTorch's saved `self`, `other`)
+    _plain = False        # one output, no hooks, no retain_grad: the engine's fast path (see Op)
     save_result = False   # whether backward needs the output (PyTorch's saved `result`)
     non_differentiable = ()  # output indices that never carry gradient (e.g. argmax indices)
 
@@ -111,6 +112,7 @@ class Node:
         from .hooks import RemovableHandle
         if self._post_hooks is None:
             self._post_hooks = {}
+            self._plain = False
         return RemovableHandle(self._post_hooks, fn)
 
     def register_prehook(self, fn):
@@ -118,6 +120,7 @@ class Node:
         from .hooks import RemovableHandle
         if self._pre_hooks is None:
             self._pre_hooks = {}
+            self._plain = False
         return RemovableHandle(self._pre_hooks, fn)
 
     @property
@@ -210,6 +213,7 @@ class Op(Node):
     _anomaly_trace = None
     _released = False
     _n_out = 1
+    _plain = True  # until a hook, retain_grad or a second output says otherwise (one flag for the engine)
     _out_meta = None
     _result = None
 
@@ -309,6 +313,7 @@ class Op(Node):
         if type(out) is tuple:
             nd = self.non_differentiable
             self._n_out = len(out)
+            self._plain = False
             self._out_meta = tuple([(o.shape, o.dtype) for o in out])
             outs = tuple([make(o, dev) if i in nd else make(o, dev, True, self, i)
                           for i, o in enumerate(out)])
