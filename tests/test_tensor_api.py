@@ -435,3 +435,23 @@ def test_warnings_are_not_raised_by_plain_use():
         x = torch.tensor([1.0, 2.0], requires_grad=True)
         (x * x).sum().backward()
         assert x.grad.tolist() == [2.0, 4.0]
+
+
+def test_T_is_permute_at_every_rank_and_warns_once_per_kind(monkeypatch):
+    """PyTorch's numpy_T: x.T reverses all dims as a PermuteBackward0 view (2-D included; x.t() is
+    TBackward0), warning once per process for ranks other than 2 and once for 0-D."""
+    import warnings
+    from autograd_gpu.ops import shape as shape_ops
+    monkeypatch.setattr(shape_ops, "_T_WARNED", [False, False])
+    expect = [((2, 3), None), ((2, 3, 4), "dimension other than 2"), ((4,), None), ((), "0-D tensors")]
+    for dims, warned in expect:
+        values = np.arange(float(np.prod(dims, dtype=int))).reshape(dims)
+        x = torch.tensor(values, requires_grad=True)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            y = x.T
+        messages = [str(m.message) for m in w]
+        assert (len(messages) == 1 and warned in messages[0]) if warned else not messages, (dims, messages)
+        assert type(y.grad_fn).__name__ == "PermuteBackward0" and y._base is x
+        np.testing.assert_array_equal(y.detach().numpy(), values.T)
+    assert type(torch.ones(2, 3, requires_grad=True).t().grad_fn).__name__ == "TBackward0"

@@ -250,8 +250,21 @@ def _mT(self):
 
 
 def _T(self):
+    """Tensor.T: all dims reversed, as PyTorch's numpy_T (a PermuteBackward0 view at every rank), which warns
+    once per process that other ranks than 2 are deprecated."""
     n = self._data.ndim
-    return permute(self, *reversed(range(n))) if n > 2 else t(self)
+    if n != 2 and not _T_WARNED[n == 0]:
+        _T_WARNED[n == 0] = True
+        import warnings
+        warnings.warn(_T_ZERO_DIM_MSG if n == 0 else _T_RANK_MSG, UserWarning, stacklevel=2)
+    return permute(self, *reversed(range(n)))
+
+
+_T_WARNED = [False, False]  # (rank other than 2, 0-D): TORCH_WARN_ONCE each
+_T_RANK_MSG = ("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated and it "
+               "will throw an error in a future release. Consider `x.mT` to transpose batches of matrices or "
+               "`x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.")
+_T_ZERO_DIM_MSG = "Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases."
 
 
 def flatten(input, start_dim=0, end_dim=-1):
