@@ -137,6 +137,32 @@ def test_dim_out_of_range(fn, msg):
     _check(IndexError, msg, lambda: fn(a), a)
 
 
+@pytest.mark.parametrize("fn,msg", [
+    (lambda a: torch.norm(a.reshape(1, 2, 3), "nuc"), "linalg.matrix_norm: dim must be a 2-tuple. Got 0 1 2"),
+    (lambda a: torch.norm(a, "nuc", dim=1), "linalg.matrix_norm: dim must be a 2-tuple. Got 1"),
+    (lambda a: torch.norm(a, "nuc", dim=(1, 1)), "linalg.matrix_norm: dims must be different. Got (1, 1)"),
+    (lambda a: torch.norm(a[0], "nuc"), "linalg.matrix_norm: The input tensor A must have at least 2 dimensions."),
+    (lambda a: torch.norm(a.long(), "nuc"),
+     "linalg.matrix_norm: Expected a floating point or complex tensor as input. Got Long"),
+    (lambda a: torch.norm(a.half(), "nuc"), "linalg.matrix_norm: Low precision dtypes not supported. Got Half"),
+])
+def test_nuclear_norm_errors(fn, msg):
+    a = _leaf(2, 3)
+    _check(RuntimeError, msg, lambda: fn(a), a)
+
+
+def test_nuclear_norm_refuses_a_second_derivative_and_forward_mode():
+    a = _leaf(2, 3)
+    n = torch.norm(a, "nuc")
+    with pytest.raises(RuntimeError, match="second derivative and forward-mode AD of linalg.svd"):
+        torch.autograd.grad(n, [a], create_graph=True)
+    import autograd_gpu.autograd.forward_ad as fwAD
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(torch.ones(2, 3), torch.ones(2, 3))
+        with pytest.raises(RuntimeError, match="second derivative and forward-mode AD of linalg.svd"):
+            torch.norm(dual, "nuc")
+
+
 def test_loss_target_size():
     a = _leaf(2, 3)
     b = torch.ones(3, 2)

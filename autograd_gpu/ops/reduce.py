@@ -378,7 +378,11 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
     """Vector p-norm over ``dim`` (all elements if None); p='fro' is the 2-norm."""
     if isinstance(p, str):
         if p == "nuc":
-            raise NotImplementedError("norm(p='nuc'): the nuclear norm needs an SVD (not implemented)")
+            from .linalg import nuclear_norm
+            if dim is None and input._data.ndim > 2:  # (torch.norm: dim=None means every dim)
+                raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
+                                   f"{' '.join(map(str, range(input._data.ndim)))}")
+            return nuclear_norm(input, dim, keepdim)
         if p != "fro":
             raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
         p = 2

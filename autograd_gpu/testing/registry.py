@@ -47,6 +47,7 @@ class OpInfo:
     domain: tuple = (-2.0, 2.0)                 # random inputs drawn uniformly from here
     grad: bool = True                           # differentiable at all
     gradgrad: bool = True                       # second derivative checked
+    forward_ad: bool = True                     # forward-mode AD checked (tests/test_forward_ad.py)
     atol: float = 1e-5                          # forward tolerance (float64 vs reference)
     rtol: float = 1e-5
     grad_atol: float = 1e-5                     # gradcheck tolerances

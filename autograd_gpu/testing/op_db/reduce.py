@@ -86,6 +86,12 @@ def _norm_ref(x, p="fro", dim=None, keepdim=False):
     return (a ** p).sum(axis=axis, keepdims=keepdim) ** (1 / p)
 
 
+def _nuc_ref(x, p="nuc", dim=None, keepdim=False):
+    axes = (-2, -1) if dim is None else tuple(dim)
+    s = np.linalg.svd(np.moveaxis(x, axes, (-2, -1)), compute_uv=False).sum(-1)
+    return np.expand_dims(s, tuple(sorted(a % x.ndim for a in axes))) if keepdim else s
+
+
 def _logsumexp_ref(x, dim, keepdim=False):
     axis = _np_dim(dim)
     m = np.max(x, axis=axis, keepdims=True)
@@ -148,6 +154,12 @@ OPS = [
             S((3, 4), 1.5, keepdim=True, dim=1), S((2, 3, 4), 2, dim=(0, 2), keepdim=True),
             S((3, 4), 0, name="p0"),
             S((3, 4), float("inf"), dim=1, name="inf_dim")]),
+    # the nuclear norm (sum of singular values; random inputs have distinct, non-zero ones): reverse mode, first
+    # order only (both others refuse with an error: tests/test_errors.py)
+    OpInfo("norm", ag.norm, _nuc_ref,
+           [S((3, 4), "nuc", name="nuc"), S((4, 3), "nuc", dim=(1, 0), name="nuc_swapped"),
+            S((2, 3, 4), "nuc", dim=(2, 0), name="nuc_batched"),
+            S((2, 3, 4), "nuc", dim=(0, 2), keepdim=True, name="nuc_keepdim")], gradgrad=False, forward_ad=False),
     OpInfo("logsumexp", ag.logsumexp, _logsumexp_ref,
            [S((3, 4), 1), S((3, 4), 0, True), S((2, 3, 4), Arg((0, 2))), S((), 0, name="0d"), S((5,), -1)]),
     OpInfo("all", ag.all, _bool_ref(np.all),
