@@ -396,3 +396,31 @@ def test_layer_norm_cpu_row_blocks(dtype):
         ref = expect[name]
         err = np.abs(_np(got) - ref).max() / np.abs(ref).max()
         assert err <= tol, f"{name}: {err:.2e}"
+
+
+# float16 activation backward: PyTorch reads the saved float16 value (the output for sigmoid/tanh, the input
+# for silu/gelu), computes in float32 and rounds once. Reference: the same formula in float64 on those
+# exact float16 values; bound: one float16 ulp (half from the final rounding, the rest float32 arithmetic).
+def _phi2(x):  # 2 Phi(x)
+    return np.vectorize(math.erfc)(-x / math.sqrt(2))
+
+
+F16_BACKWARD = [  # (name, f, input range, d f / dx from x and the float16 output y)
+    ("sigmoid", ag.sigmoid, (-10, 10), lambda x, y: y * (1 - y)),
+    ("tanh", ag.tanh, (-4, 4), lambda x, y: 1 - y * y),
+    ("silu", F.silu, (-10, 10), lambda x, y: (lambda s: s * (1 + x * (1 - s)))(1 / (1 + np.exp(-x)))),
+    ("gelu", F.gelu, (-6, 6), lambda x, y: _phi2(x) / 2 + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi)),
+]
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+@pytest.mark.parametrize("name,f,span,deriv", F16_BACKWARD, ids=[o[0] for o in F16_BACKWARD])
+def test_float16_activation_backward_computes_in_float32(dev, name, f, span, deriv):
+    v, g = _exact16((N,), *span, 0), _exact16((N,), -1, 1, 1)
+    x = _h(v, dev)
+    y = f(x)
+    got = _grad(y, x, g)
+    expected = g * deriv(v, _np(y))
+    ulp = np.spacing(np.abs(expected).astype(np.float16)).astype(np.float64)
+    err = np.abs(got - expected) / ulp
+    assert err.max() <= 1, f"{name} backward: {err.max():.2f} float16 ulps"

@@ -56,6 +56,10 @@ def _erf_np(x, complement=False):
     return _ERF[complement](x).astype(x.dtype, copy=False)
 
 
+def _f32(*arrays):
+    return [a.astype(np.float32) for a in arrays]
+
+
 _SQRT1_2, _INV_SQRT_2PI = 0.7071067811865476, 0.3989422804014327
 _F32 = np.dtype(np.float32)
 _K_BETA, _K_KAPPA = 0.7978845608028654, 0.044715  # gelu 'tanh': sqrt(2 / pi), cubic coefficient
@@ -82,6 +86,8 @@ class SigmoidBackwardBackward0(Op):
     def forward(self, g, y):
         if self.dev.uses_kernels:
             return _fused().sigmoid_bwd(self.dev, y, g)
+        if g.dtype == _F16:  # float32 arithmetic, one rounding (PyTorch's opmath for half)
+            return self.forward(*_f32(g, y)).astype(g.dtype)
         return g * y * (1 - y)
 
     def backward(self, gg):
@@ -111,6 +117,8 @@ class TanhBackwardBackward0(Op):
     def forward(self, g, y):
         if self.dev.uses_kernels:
             return _fused().tanh_bwd(self.dev, y, g)
+        if g.dtype == _F16:  # (as in sigmoid_backward)
+            return self.forward(*_f32(g, y)).astype(g.dtype)
         return g * (1 - y * y)
 
     def backward(self, gg):
@@ -292,6 +300,8 @@ class GeluBackwardBackward0(Op):
         self.approximate = approximate
         if self.dev.uses_kernels:
             return _fused().gelu_bwd(self.dev, x, g, approximate)
+        if g.dtype == _F16:  # (as in sigmoid_backward)
+            return self.forward(*_f32(g, x), approximate=approximate).astype(g.dtype)
         xp = self.dev.xp
         if approximate == "tanh":
             x_sq = x * x
@@ -347,6 +357,8 @@ class SiluBackwardBackward0(Op):
     def forward(self, g, x):
         if self.dev.uses_kernels:
             return _fused().silu_bwd(self.dev, x, g)
+        if g.dtype == _F16:  # (as in sigmoid_backward)
+            return self.forward(*_f32(g, x)).astype(g.dtype)
         s = _sigmoid_np(self.dev.xp, x)
         return g * s * (1 + x * (1 - s))
 
