@@ -380,3 +380,40 @@ def _on(fn, x, dev):
     finally:
         for n, f in orig.items():
             setattr(ag, n, f)
+
+
+@pytest.mark.parametrize("name,f", [
+    ("getitem", lambda x, i, m: x[i]),
+    ("gather", lambda x, i, m: x.gather(0, i)),
+    ("index_select", lambda x, i, m: x.index_select(0, i)),
+    ("embedding", lambda x, i, m: ag.nn.functional.embedding(i, x.reshape(5, 1)).reshape(-1)),
+    ("scatter_add", lambda x, i, m: ag.zeros(5).scatter_add(0, i, x[:2])),
+    ("index_add", lambda x, i, m: ag.zeros(5).index_add(0, i, x[:2])),
+    ("masked_fill", lambda x, i, m: x.masked_fill(m, 0.0)),
+    ("masked_select", lambda x, i, m: x.masked_select(m)),
+    ("getitem_mask", lambda x, i, m: x[m]),
+])
+def test_index_changed_in_place_after_the_op_keeps_the_forward_gradient(name, f):
+    """An op keeps the indices (and masks) its forward used: changing the index tensor in place before
+    backward can't silently change the gradient (PyTorch refuses with its version error instead)."""
+    x = ag.tensor([1.0, 2.0, 3.0, 4.0, 5.0], requires_grad=True)
+    idx = ag.tensor([0, 1])
+    mask = ag.tensor([True, True, False, False, False])
+    y = f(x, idx, mask)
+    w = ag.arange(1.0, y.numel() + 1).reshape(y.shape)
+    idx[0] = 4
+    mask[4] = True
+    (y * w).sum().backward()
+    expected = {"masked_fill": [0.0, 0.0, 3.0, 4.0, 5.0]}.get(name, [1.0, 2.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_loss_target_changed_in_place_after_the_loss_keeps_the_forward_gradient(loss):
+    x = ag.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]], dtype=ag.float64, requires_grad=True)
+    target = ag.tensor([2, 0])
+    (expected,) = ag.autograd.grad(getattr(ag.nn.functional, loss)(x, target), [x])
+    out = getattr(ag.nn.functional, loss)(x, target)
+    target[0] = 1
+    (got,) = ag.autograd.grad(out, [x])
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .. import _dtype
+from ..autograd.grad_mode import state as _grad_state
 from ..tensor import Tensor
 
 Scalar = (int, float, bool, np.number, np.bool_)
@@ -77,3 +78,10 @@ def shape_arg(size) -> tuple:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
     return tuple(int(s) for s in size)
+
+
+def held_index(t, a):
+    """The index or mask array ``a`` read from tensor ``t``, as an op may keep it for backward: a private copy
+    while gradients are recorded, so that changing ``t`` in place before backward can't change the gradient
+    (PyTorch refuses such a change with its version-counter error; the copy keeps the forward's indices)."""
+    return a.copy() if a is t._data and _grad_state.enabled else a

@@ -12,7 +12,7 @@ import numpy as np
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.node import Op
 from ..tensor import Tensor
-from ._util import is_scalar, wrap_dim
+from ._util import held_index, is_scalar, wrap_dim
 from .index_ops import SliceBackwardBackward0, _host, add_rows
 
 _TORCH_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
@@ -31,7 +31,7 @@ def _index_arg(index, input: Tensor, fn: str, pos: int = 3):
     if index._device is not input._device:
         from .conversion import move_array
         a = move_array(a, index._device, input._device)
-    return a
+    return held_index(index, a)
 
 
 def _check_range(a, size: int, dim: int, exc=RuntimeError) -> None:
@@ -364,7 +364,7 @@ def _mask_arg(mask, input, fn):
     if mask._device is not input._device:
         from .conversion import move_array
         m = move_array(m, mask._device, input._device)
-    return m
+    return held_index(mask, m)
 
 
 def _value_arg(value, input):

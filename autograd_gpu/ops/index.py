@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autograd.grad_mode import state as _grad_state
 from ..tensor import Tensor
-from ._util import is_scalar, wrap_dim
+from ._util import held_index, is_scalar, wrap_dim
 from .index_ops import (_VIEW_CLS, CopySlices, IndexBackward0, IndexPutBackward0, SelectBackward0,
                         SliceBackward0, _check_bounds, _index_error, adv_shape)
 from .shape import _view_of
@@ -38,6 +38,7 @@ def _as_index_array(v, dev):
         if v._device is not dev:
             from .conversion import move_array
             a = move_array(a, v._device, dev)
+        a = held_index(v, a)
     else:
         a = np.asarray(v)
         if a.size == 0 and a.dtype.kind == "f" and not isinstance(v, np.ndarray):

@@ -13,6 +13,7 @@ from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, const, fused as _fused, not_differentiable, reduction_arg
 from ._pw_common import acc_dtype
+from ._util import held_index
 from .softmax import SoftmaxBackwardDataBackward0, log_softmax, softmax
 
 
@@ -120,8 +121,7 @@ def _check_target(input: Tensor, target: Tensor, weight, ignore_index: int):
     if weight is not None and weight._data.size != c:
         raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but "
                            f"got weight tensor of shape: [{', '.join(map(str, weight._data.shape))}]")
-    if t.dtype != np.int64:
-        t = t.astype(np.int64)
+    t = t.astype(np.int64) if t.dtype != np.int64 else held_index(target, t)  # (kept for backward)
     if t.size and type(t) is np.ndarray and _max_reduce(t.view(_U64), axis=None) < c:
         # every target in range, in one reduction (a negative target reads as >= 2**63 unsigned); all valid
         # unless ignore_index is a class

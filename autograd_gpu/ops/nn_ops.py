@@ -16,6 +16,7 @@ from ..random import default_generator as _gen
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, const, fused as _fused, kernels as _kernels
 from ._pw_common import _F16, opmath, row_blocks
+from ._util import held_index
 from .linalg import addmm, linear_addmm, matmul, mm
 from .nn_pad import pad  # noqa: F401  (re-exported)
 from .shape import t as _t
@@ -323,7 +324,7 @@ def _row_coef(xp, idx, num_weights, padding_idx, freq, dtype):
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
               norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """weight[input]: rows of weight looked up by integer indices (gradient scatter-added back)."""
-    idx = input._data
+    idx = held_index(input, input._data)
     if idx.dtype != np.int64 and idx.dtype != np.int32:
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar "
                            f"types: Long, Int; but got torch.{TORCH_NAMES[idx.dtype.name]}Tensor instead "
