@@ -266,16 +266,19 @@ class Op(Node):
         if len(inputs) == 1:
             x = inputs[0]
             fn = x.grad_fn
-            self.next_functions = ((fn, x._output_nr) if fn is not None else edge_of(x),)
+            self.next_functions = ((fn, x._output_nr) if fn is not None else (x._accum or edge_of(x)[0], 0),)
             self.needs_input_grad = _NEED1
             d = x._data
             self._input_meta = ((d.shape, d.dtype),)
         elif len(inputs) == 2:
             x, y = inputs
             fn = x.grad_fn
-            ex = (fn, x._output_nr) if fn is not None else edge_of(x) if x._requires_grad else _NO_EDGE
+            # (a leaf's edge from its kept accumulator, without a call to edge_of once it has one)
+            ex = (fn, x._output_nr) if fn is not None else (x._accum or edge_of(x)[0], 0) if x._requires_grad \
+                else _NO_EDGE
             fn = y.grad_fn
-            ey = (fn, y._output_nr) if fn is not None else edge_of(y) if y._requires_grad else _NO_EDGE
+            ey = (fn, y._output_nr) if fn is not None else (y._accum or edge_of(y)[0], 0) if y._requires_grad \
+                else _NO_EDGE
             self.next_functions = (ex, ey)
             self.needs_input_grad = (x._requires_grad, y._requires_grad)
             d, e = x._data, y._data

@@ -34,6 +34,9 @@ def _sum_dtype(x, dtype):
     return None
 
 
+_add_reduce = np.add.reduce
+
+
 def _accumulate(fn, x, dtype, **kw):
     """x.sum / x.prod / a scan in PyTorch's accumulation type: float16 accumulates in float32 and the
     result is rounded back once (NumPy would round every partial sum to half)."""
@@ -58,7 +61,10 @@ class SumBackward0(Op):
 
     def forward(self, x, dtype=None):
         self.shape = x.shape
-        return self.dev.xp.asarray(_accumulate(self.dev.xp.sum, x, dtype))
+        xp = self.dev.xp
+        if xp is np:  # (ndarray.sum minus its Python wrapper; np.array wraps the scalar fastest)
+            return np.array(_accumulate(_add_reduce, x, dtype, axis=None))
+        return xp.asarray(_accumulate(xp.sum, x, dtype))
 
     def backward(self, g):
         if raw_backward():
@@ -92,7 +98,11 @@ class SumBackward1(Op):
         self.shape = x.shape
         self.dims = _dims(dim, x.ndim)
         self.keepdim = keepdim
-        return self.dev.xp.asarray(_accumulate(self.dev.xp.sum, x, dtype, axis=self.dims, keepdims=keepdim))
+        xp = self.dev.xp
+        if xp is np:  # (as in SumBackward0)
+            r = _accumulate(_add_reduce, x, dtype, axis=self.dims, keepdims=keepdim)
+            return r if type(r) is np.ndarray else np.array(r)
+        return xp.asarray(_accumulate(xp.sum, x, dtype, axis=self.dims, keepdims=keepdim))
 
     def backward(self, g):
         return _unsqueeze_to(g, self.shape, self.dims, self.keepdim).expand(self.shape)
