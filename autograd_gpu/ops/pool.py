@@ -106,7 +106,7 @@ class MaxPool2DWithIndicesBackward0(Op):
         else:
             flat = win.reshape(n, c, ho, wo, -1)
             arg = flat.argmax(axis=-1)
-            y = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+            y = flat.max(axis=-1)  # (the value at arg, NaN included, without take_along_axis's Python)
         kw = geo.k[1]
         ih = (xp.arange(ho) * geo.s[0] - geo.pad4[0])[:, None] + (arg // kw) * geo.d[0]
         iw = (xp.arange(wo) * geo.s[1] - geo.pad4[2]) + (arg % kw) * geo.d[1]
