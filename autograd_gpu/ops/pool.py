@@ -104,9 +104,11 @@ class MaxPool2DWithIndicesBackward0(Op):
             y = xp.take_along_axis(win, arg[:, :, None], axis=2)[:, :, 0].reshape(n, c, ho, wo)
             arg = arg.reshape(n, c, ho, wo)
         else:
-            flat = win.reshape(n, c, ho, wo, -1)
-            arg = flat.argmax(axis=-1)
-            y = flat.max(axis=-1)  # (the value at arg, NaN included, without take_along_axis's Python)
+            # window offsets first: both reductions then run across contiguous rows (~3x faster than over a
+            # last axis of kh kw elements); ties and NaN resolve to the first offset either way
+            flat = win.transpose(4, 5, 0, 1, 2, 3).reshape(win.shape[4] * win.shape[5], -1)
+            arg = flat.argmax(axis=0).reshape(n, c, ho, wo)
+            y = flat.max(axis=0).reshape(n, c, ho, wo)  # (the value at arg, NaN included)
         kw = geo.k[1]
         ih = (xp.arange(ho) * geo.s[0] - geo.pad4[0])[:, None] + (arg // kw) * geo.d[0]
         iw = (xp.arange(wo) * geo.s[1] - geo.pad4[2]) + (arg % kw) * geo.d[1]
