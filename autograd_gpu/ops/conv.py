@@ -99,12 +99,11 @@ def conv_fwd(dev, x, w, geo: _Geo):
         col = _im2col_kernel(dev, x, geo).reshape(n, g, cg * geo.k[0] * geo.k[1], ho * wo)
         return xp.matmul(w.reshape(g, og, -1), col).reshape(n, o, ho, wo)
     win = windows_cpu(pad_array(xp, x, geo.pad4), *geo.k, *geo.stride, *geo.dil)
-    if g == 1:
-        y = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, Ho, Wo, O)
-    else:
-        y = np.concatenate([np.tensordot(win[:, i * cg:(i + 1) * cg], w[i * og:(i + 1) * og],
-                                         axes=([1, 4, 5], [1, 2, 3])) for i in range(g)], axis=3)
-    return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+    kk = geo.k[0] * geo.k[1]
+    # the im2col matrix as (N, G, Cg kh kw, Ho Wo), one copy; then one BLAS product per image and group,
+    # landing in NCHW order (no transposed copy of the output, as tensordot's (N, Ho, Wo, O) would need)
+    col = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, g, cg * kk, ho * wo)
+    return (w.reshape(g, og, cg * kk) @ col).reshape(n, o, ho, wo)
 
 
 def conv_bwd_input(dev, gy, w, x_shape, geo: _Geo):
@@ -146,10 +145,9 @@ def conv_bwd_weight(dev, gy, x, w_shape, geo: _Geo):
         gw = xp.matmul(gy.reshape(n, g, og, ho * wo), col.transpose(0, 1, 3, 2)).sum(axis=0)
         return gw.reshape(w_shape)
     win = windows_cpu(pad_array(xp, x, geo.pad4), kh, kw, *geo.stride, *geo.dil)
-    if g == 1:
-        return np.tensordot(gy, win, axes=([0, 2, 3], [0, 2, 3]))
-    return np.concatenate([np.tensordot(gy[:, i * og:(i + 1) * og], win[:, i * cg:(i + 1) * cg],
-                                        axes=([0, 2, 3], [0, 2, 3])) for i in range(g)], axis=0)
+    col = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, g, cg * kh * kw, ho * wo)  # (as in conv_fwd)
+    gw = np.add.reduce(gy.reshape(n, g, og, ho * wo) @ col.transpose(0, 1, 3, 2), axis=0)  # sum over images
+    return gw.reshape(w_shape)
 
 
 def _to4(a):
