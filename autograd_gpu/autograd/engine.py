@@ -262,7 +262,7 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
                 if left == 0:
                     push(heap, (-child._seq, id(child), child))
             # drop this frame's references to the gradients: AccumulateGrad takes ownership of an array
-            # only when nothing else refers to it (see _accumulate_locked)
+            # only when nothing else refers to it (see _adopt)
             g = grad_inputs = None
     finally:
         _quiet_exit(token)
@@ -309,10 +309,9 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
                             _accumulate(var, grads[0], create_graph)  # a leaf's gradient: the common end
                 grads = None
                 continue
-            # (no gradient reached it: nothing to compute, as in run())
             if node._plain:  # one output, no hooks, not retained
                 if grads[0] is None:
-                    grad_inputs = None
+                    grad_inputs = None  # no gradient reached it: nothing to compute (as in run())
                 elif node._released or _anomaly_enabled[0]:
                     grad_inputs = _run_node(node, grads, create_graph, None, None, None)
                 else:
@@ -337,7 +336,7 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
                         buf[nr] = g if old is None else old + g
                 i += 1
             # drop this frame's references to the gradients: AccumulateGrad takes ownership of an array
-            # only when nothing else refers to it (see _accumulate_locked)
+            # only when nothing else refers to it (see _adopt)
             g = grad_inputs = None
     finally:
         _quiet_exit(token)
