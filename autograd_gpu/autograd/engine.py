@@ -211,15 +211,7 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
         capture = {n: () for n in capture}  # only AccumulateGrad membership matters
 
     # 3. seed the input buffers of the roots
-    buffers = {}
-    for (n, nr), g in zip(root_edges, root_grads):
-        if n is None:
-            continue
-        buf = buffers.get(n)
-        if buf is None:
-            buf = buffers[n] = [None] * n._n_out
-        buf[nr] = g if buf[nr] is None else buf[nr] + g
-
+    buffers = _root_buffers(root_edges, root_grads)[0]
     heap = [(-n._seq, id(n), n) for n in root_nodes if deps[n] == 0]
     heapq.heapify(heap)
     pop, push = heapq.heappop, heapq.heappush
@@ -270,14 +262,9 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
     return captured
 
 
-def _run_all(root_edges, root_grads, retain_graph, create_graph):
-    """run() without targets (every backward() without inputs=): nodes in decreasing sequence number.
-
-    A node is created after the nodes that produced its inputs, so every edge points to a smaller sequence
-    number: when the pending node with the largest number is taken, everything that feeds it gradient has
-    run. That is the order of PyTorch's ready queue (dependency counts, then sequence number) without the
-    pass that counts dependencies. A node reached only by None gradients is not run but is still released
-    and passes None on, as in run()."""
+def _root_buffers(root_edges, root_grads):
+    """({root node: its input-gradient buffer, one slot per output}, heap entries for those nodes), the
+    gradients reaching one output summed."""
     buffers = {}
     heap = []
     for (n, nr), g in zip(root_edges, root_grads):
@@ -288,6 +275,18 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
             buf = buffers[n] = [None] * n._n_out
             heap.append((-n._seq, id(n), n))
         buf[nr] = g if buf[nr] is None else buf[nr] + g
+    return buffers, heap
+
+
+def _run_all(root_edges, root_grads, retain_graph, create_graph):
+    """run() without targets (every backward() without inputs=): nodes in decreasing sequence number.
+
+    A node is created after the nodes that produced its inputs, so every edge points to a smaller sequence
+    number: when the pending node with the largest number is taken, everything that feeds it gradient has
+    run. That is the order of PyTorch's ready queue (dependency counts, then sequence number) without the
+    pass that counts dependencies. A node reached only by None gradients is not run but is still released
+    and passes None on, as in run()."""
+    buffers, heap = _root_buffers(root_edges, root_grads)
     if len(heap) > 1:
         heapq.heapify(heap)
     pop, push = heapq.heappop, heapq.heappush
