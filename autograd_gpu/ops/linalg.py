@@ -74,11 +74,8 @@ class AddmmBackward0(Op):
             dev, gd = g._device, g._data
             ga = gd if alpha == 1 else gd * gd.dtype.type(alpha)
             gc = None
-            if need[0]:
-                gcd = gd if beta == 1 else gd * gd.dtype.type(beta)
-                if self._input_meta[0][0] == gcd.shape[1:] and type(gcd) is np.ndarray:
-                    gcd = np.add.reduce(gcd, axis=0)  # the bias row (what the engine's sum-to-size computes)
-                gc = g if gcd is gd else _make(gcd, dev)  # (else the engine sums it to input's shape)
+            if need[0]:  # the engine sums it to input's shape (the bias row)
+                gc = g if beta == 1 else _make(gd * gd.dtype.type(beta), dev)
             return gc, (_make(ga @ b._data.T, dev) if need[1] else None), \
                 (_make(_mat2_grad(ga, a._data, b._data), dev) if need[2] else None)
         ga = g if alpha == 1 else g * alpha
