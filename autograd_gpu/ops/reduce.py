@@ -389,10 +389,8 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
     if isinstance(p, str):
         if p == "nuc":
             from .linalg import nuclear_norm
-            if dim is None and input._data.ndim > 2:  # (torch.norm: dim=None means every dim)
-                raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
-                                   f"{' '.join(map(str, range(input._data.ndim)))}")
-            return nuclear_norm(input, dim, keepdim)
+            # (torch.norm's dim=None means every dim: nuclear_norm then refuses other than two, as PyTorch)
+            return nuclear_norm(input, tuple(range(input._data.ndim)) if dim is None else dim, keepdim)
         if p != "fro":
             raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
         p = 2
