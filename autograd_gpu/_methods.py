@@ -37,7 +37,7 @@ def _bind_operators():
     ops = {
         "__add__": pw.add, "__radd__": pw.add,  # (o + s computed as s + o: exact, and no extra frame)
         "__sub__": pw.sub, "__rsub__": pw.rsub,
-        "__mul__": pw.mul, "__rmul__": pw.mul,
+        "__mul__": pw.mul, "__rmul__": pw.rmul,
         "__truediv__": pw.div, "__rtruediv__": _reflect(pw.div),
         "__pow__": pw.pow, "__rpow__": _reflect(pw.pow),
         "__neg__": pw.neg,
@@ -50,7 +50,8 @@ def _bind_operators():
                "__ipow__": "pow_", "__imatmul__": None}
     for name, meth in inplace.items():
         if meth is not None and hasattr(Tensor, meth):
-            setattr(Tensor, name, getattr(Tensor, meth))
+            fn = getattr(Tensor, meth)
+            setattr(Tensor, name, getattr(fn, "operator", fn))  # (add_ and friends: their keyword-free form)
     optional = {"__floordiv__": "floor_divide", "__mod__": "remainder", "__abs__": "abs", "__eq__": "eq",
                 "__ne__": "ne", "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge",
                 "__and__": "logical_and_op", "__or__": "logical_or_op", "__xor__": "logical_xor_op",

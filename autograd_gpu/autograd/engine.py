@@ -224,6 +224,8 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
         while heap:
             node = pop(heap)[2]
             grads = buffers.pop(node, None)
+            if grads is not None and node._n_out == 1:
+                grads = [grads]
             run_it = node in needed
             if run_it and grads is not None:
                 grad_inputs = _run_node(node, grads, create_graph, capture, captured, stop)
@@ -244,11 +246,7 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
                 if child is None:
                     continue
                 if g is not None:
-                    buf = buffers.get(child)
-                    if buf is None:
-                        buf = buffers[child] = [None] * child._n_out
-                    old = buf[nr]
-                    buf[nr] = g if old is None else old + g
+                    _add_grad(buffers, child, nr, g)
                 left = deps[child] - 1
                 deps[child] = left
                 if left == 0:
@@ -262,19 +260,31 @@ def run(root_edges, root_grads, retain_graph, create_graph, targets=None, accumu
     return captured
 
 
+def _add_grad(buffers, node, nr, g):
+    """Sum ``g`` into the gradient buffered for output ``nr`` of ``node``. A node with one output (nearly
+    all) buffers the gradient itself, a node with several a list with one slot per output."""
+    if node._n_out == 1:
+        old = buffers.get(node)
+        buffers[node] = g if old is None else old + g
+    else:
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node._n_out
+        old = buf[nr]
+        buf[nr] = g if old is None else old + g
+
+
 def _root_buffers(root_edges, root_grads):
-    """({root node: its input-gradient buffer, one slot per output}, heap entries for those nodes), the
-    gradients reaching one output summed."""
+    """({root node: its buffered gradient (see _add_grad)}, heap entries for those nodes), the gradients
+    reaching one output summed."""
     buffers = {}
     heap = []
     for (n, nr), g in zip(root_edges, root_grads):
         if n is None:
             continue
-        buf = buffers.get(n)
-        if buf is None:
-            buf = buffers[n] = [None] * n._n_out
+        if n not in buffers:
             heap.append((-n._seq, id(n), n))
-        buf[nr] = g if buf[nr] is None else buf[nr] + g
+        _add_grad(buffers, n, nr, g)
     return buffers, heap
 
 
@@ -296,44 +306,53 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
     try:
         while heap:
             node = pop(heap)[2]
-            grads = buffers.pop(node)
-            if type(node) is AccumulateGrad:
-                if grads[0] is not None:
+            g = buffers.pop(node)  # (a list for a node with several outputs; see _add_grad)
+            if node._plain:  # an op node with one output, no hooks, not retained
+                if g is None:
+                    grad_inputs = None  # no gradient reached it: nothing to compute (as in run())
+                elif node._released or _anomaly_enabled[0]:
+                    grad_inputs = _run_node(node, [g], create_graph, None, None, None)
+                else:
+                    grad_inputs = _checked_grads(node, node.backward(g), create_graph)
+            elif type(node) is AccumulateGrad:
+                if g is not None:
                     if node._pre_hooks is not None or node._tensor_hooks is not None \
                             or node._post_hooks is not None:
-                        _run_node(node, grads, create_graph, None, None, None)
+                        _run_node(node, [g], create_graph, None, None, None)
                     else:
                         var = node._variable_ref()
                         if var is not None:  # (None: the leaf is gone, and its gradient with it)
-                            _accumulate(var, grads[0], create_graph)  # a leaf's gradient: the common end
-                grads = None
+                            _accumulate(var, g, create_graph)  # a leaf's gradient: the common end
+                g = None
                 continue
-            if node._plain:  # one output, no hooks, not retained
-                if grads[0] is None:
-                    grad_inputs = None  # no gradient reached it: nothing to compute (as in run())
-                elif node._released or _anomaly_enabled[0]:
-                    grad_inputs = _run_node(node, grads, create_graph, None, None, None)
-                else:
-                    grad_inputs = _checked_grads(node, node.backward(grads[0]), create_graph)
-            elif all(g is None for g in grads):
-                grad_inputs = None
             else:
-                grad_inputs = _run_node(node, grads, create_graph, None, None, None)
-            grads = None
+                grads = g if node._n_out != 1 else [g]
+                g = None
+                grad_inputs = None if all(x is None for x in grads) else \
+                    _run_node(node, grads, create_graph, None, None, None)
+                grads = None
+            g = None
             if not retain_graph:
                 node._release()
-            i = 0
-            for child, nr in node.next_functions:
-                if child is not None:
-                    g = grad_inputs[i] if grad_inputs is not None else None
-                    buf = buffers.get(child)
-                    if buf is None:
-                        buf = buffers[child] = [None] * child._n_out
-                        push(heap, (-child._seq, id(child), child))
+            nf = node.next_functions
+            # (_add_grad inlined, plus the heap entry for a node seen first: this loop runs for every edge)
+            for (child, nr), g in zip(nf, grad_inputs if grad_inputs is not None else (None,) * len(nf)):
+                if child is None:
+                    continue
+                if child in buffers:
                     if g is not None:
-                        old = buf[nr]
-                        buf[nr] = g if old is None else old + g
-                i += 1
+                        if child._n_out == 1:
+                            old = buffers[child]
+                            buffers[child] = g if old is None else old + g
+                        else:
+                            _add_grad(buffers, child, nr, g)
+                else:
+                    push(heap, (-child._seq, id(child), child))
+                    if child._n_out == 1:
+                        buffers[child] = g
+                    else:
+                        buf = buffers[child] = [None] * child._n_out
+                        buf[nr] = g
             # drop this frame's references to the gradients: AccumulateGrad takes ownership of an array
             # only when nothing else refers to it (see _adopt)
             g = grad_inputs = None

@@ -120,34 +120,42 @@ def _method(fn_name, module):
 def _arith_method(fn_name, ufunc_name):
     """add_/sub_/mul_/div_: without gradient tracking, a same-dtype, same-shape Tensor or a Python number
     operand on cpu is applied with the NumPy ufunc writing into self (one pass, no temporary: SGD's
-    ``p -= lr * p.grad``); everything else takes apply_inplace. The result is bit-identical either way."""
+    ``p -= lr * p.grad``); everything else takes apply_inplace. The result is bit-identical either way.
+    The method's ``operator`` attribute is the form bound to ``-=`` and friends: no keyword arguments, so
+    no keyword dict per call."""
     slow = _method(fn_name, "autograd_gpu.ops.pointwise")
     ufunc = getattr(np, ufunc_name)
+
+    def operator(self, other):
+        d = self._data
+        kind = type(other)
+        if kind is float or kind is int:
+            od = other
+            tracked = self._requires_grad
+        elif isinstance(other, Tensor):
+            od = other._data
+            if (od.dtype is not d.dtype and od.dtype != d.dtype) or od.shape != d.shape \
+                    or other._device is not _CPU or other._fw_grad is not None:
+                return slow(self, other)
+            tracked = self._requires_grad or other._requires_grad
+        else:
+            return slow(self, other)
+        if self._device is not _CPU or self._fw_grad is not None or d.dtype.kind != "f" \
+                or (tracked and _grad_state.enabled):
+            return slow(self, other)
+        if _grad_state.enabled or self._is_inference:
+            self._check_inplace()
+        ufunc(d, od, out=d)
+        self._version[0] += 1
+        return self
 
     def method(self, other, **kwargs):
         if kwargs and (len(kwargs) > 1 or kwargs.get("alpha", 0) != 1):
             return slow(self, other, **kwargs)
-        d = self._data
-        if self._device is not _CPU or self._fw_grad is not None:
-            return slow(self, other, **kwargs)
-        if isinstance(other, Tensor):
-            od = other._data
-            if (od.dtype is not d.dtype and od.dtype != d.dtype) or od.shape != d.shape \
-                    or other._device is not _CPU or other._fw_grad is not None or d.dtype.kind != "f":
-                return slow(self, other, **kwargs)
-            if _grad_state.enabled and (self._requires_grad or other._requires_grad):
-                return slow(self, other, **kwargs)
-        elif type(other) is float or type(other) is int:
-            if d.dtype.kind != "f" or (_grad_state.enabled and self._requires_grad):
-                return slow(self, other, **kwargs)
-            od = other
-        else:
-            return slow(self, other, **kwargs)
-        self._check_inplace()
-        ufunc(d, od, out=d)
-        self._version[0] += 1
-        return self
+        return operator(self, other)
     method.__name__ = fn_name + "_"
+    operator.__name__ = f"__i{'truediv' if fn_name == 'div' else fn_name}__"
+    method.operator = operator
     return method
 
 

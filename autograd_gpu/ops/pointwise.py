@@ -267,6 +267,20 @@ def mul(input, other, *, out=None):
 multiply = mul
 
 
+def rmul(input, other):
+    """other * input for a non-Tensor ``other`` (Tensor.__rmul__). A Python float times a tensor that records
+    nothing (SGD's ``lr * p.grad``) is one NumPy multiply here, ahead of mul's checks for the tensor case."""
+    if type(other) is float and not input._requires_grad and not _fw_enabled[0]:
+        d = input._data
+        if d.dtype.kind == "f":
+            return _make(d * other, input._device)
+    return mul(input, other)
+
+
+_fw_enabled = _node._fw_enabled
+_make = Tensor._make
+
+
 def div(input, other, *, rounding_mode=None, out=None):
     """input / other (true division; rounding_mode 'trunc'/'floor' rounds and is not differentiable)."""
     if rounding_mode is not None:
