@@ -211,11 +211,11 @@ class Op(Node):
     # release, a multi-output op) lands in the instance dict.
     _pre_hooks = _post_hooks = _tensor_hooks = _retained = None
     _anomaly_trace = None
-    _released = False
     _n_out = 1
     _plain = True  # until a hook, retain_grad or a second output says otherwise (one flag for the engine)
     _out_meta = None
-    _result = None
+    # (_released and _result stay slots, set by _record: _release writes them, and a write to a name that
+    # a class default shadows would make the node an instance dict)
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -261,6 +261,8 @@ class Op(Node):
         make = Tensor._make
         dev = self.dev
         self._seq = _next_seq()
+        self._released = False
+        self._result = None
         # edges, which inputs need a gradient, and the shapes/dtypes gradients return to (unrolled for the
         # common one- and two-input ops: this runs for every recorded op)
         if len(inputs) == 1:

@@ -6,6 +6,8 @@ written back into this tensor's memory, and the tensor takes the new node as its
 """
 from __future__ import annotations
 
+import operator as _operator
+
 import numpy as np
 
 from .. import _dtype
@@ -124,7 +126,9 @@ def _arith_method(fn_name, ufunc_name):
     The method's ``operator`` attribute is the form bound to ``-=`` and friends: no keyword arguments, so
     no keyword dict per call."""
     slow = _method(fn_name, "autograd_gpu.ops.pointwise")
-    ufunc = getattr(np, ufunc_name)
+    # ndarray's own in-place operator (a -= b): the same ufunc loop as np.subtract(a, b, out=a), without the
+    # keyword parsing of a call with out=
+    iop = getattr(_operator, "i" + {"div": "truediv"}.get(fn_name, fn_name))
 
     def operator(self, other):
         d = self._data
@@ -145,7 +149,7 @@ def _arith_method(fn_name, ufunc_name):
             return slow(self, other)
         if _grad_state.enabled or self._is_inference:
             self._check_inplace()
-        ufunc(d, od, out=d)
+        iop(d, od)
         self._version[0] += 1
         return self
 
