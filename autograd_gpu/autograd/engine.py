@@ -511,7 +511,17 @@ def _accumulate(var, g, create_graph):
             else:
                 var._grad = old + g
         elif old is None:
-            var._grad = _adopt(var, g)
+            d = g._data
+            # _adopt's common case inline (one call less per leaf): a fresh, unshared gradient tensor whose
+            # array is no view. References to g: the engine's local, this parameter, getrefcount's argument;
+            # to d: g._data, local d, the argument.
+            if d.base is None and _refcount(g) <= 3 and _refcount(d) <= 3 and type(g) is _node.Tensor \
+                    and not g._requires_grad and g._device is var._device and g._base is None \
+                    and g._hooks is None and not g._is_inference:
+                var._grad = g
+            else:
+                var._grad = _adopt(var, g)
+            d = None
         elif old._requires_grad:
             var._grad = old.detach() + g.detach()
         else:

@@ -223,18 +223,16 @@ class Op(Node):
             from .forward_ad import _dual_apply
             return _dual_apply(cls, inputs, params)
         node = _new(cls)
-        n = len(inputs)
         x = inputs[0]
-        dev = x._device
-        node.dev = dev
+        dev = node.dev = x._device
         try:
-            if n == 1:
-                out = node.forward(x._data, **params)
-            elif n == 2:
+            if len(inputs) == 2:
                 y = inputs[1]
                 if y._device is not dev:
                     _mismatch_error(inputs, dev)
                 out = node.forward(x._data, y._data, **params)
+            elif len(inputs) == 1:
+                out = node.forward(x._data, **params)
             else:
                 arrays = []
                 for t in inputs:
@@ -251,15 +249,13 @@ class Op(Node):
             for t in inputs:
                 if t._requires_grad:
                     return node._record(inputs, out)
-        make = Tensor._make
-        dev = node.dev  # forward may move the result (Tensor.to)
+        # (node.dev, not dev: forward may move the result, as Tensor.to does)
         if type(out) is tuple:
+            make, dev = Tensor._make, node.dev
             return tuple([make(o, dev) for o in out])
-        return make(out, dev)
+        return Tensor._make(out, node.dev)
 
     def _record(self, inputs, out):
-        make = Tensor._make
-        dev = self.dev
         self._seq = _next_seq()
         self._released = False
         self._result = None
@@ -316,6 +312,7 @@ class Op(Node):
         else:
             self._saved = ()
         if type(out) is tuple:
+            make, dev = Tensor._make, self.dev
             nd = self.non_differentiable
             self._n_out = len(out)
             self._plain = False
@@ -326,7 +323,7 @@ class Op(Node):
                 from .graph import _on_record
                 _on_record(self, outs)
             return outs
-        res = make(out, dev, True, self, 0)
+        res = Tensor._make(out, self.dev, True, self, 0)
         if self.save_result:
             self._result = (out, res._version, 0)
         if _record_hooks[0]:  # anomaly mode or saved-tensor hooks (autograd.graph._on_record)

@@ -39,6 +39,9 @@ def wrap_dim(dim: int, ndim: int) -> int:
     return dim % n
 
 
+REDUCTIONS = frozenset(("none", "mean", "sum"))  # (callers test this first and call reduction_arg otherwise)
+
+
 def reduction_arg(reduction: str, size_average=None, reduce=None) -> str:
     """The reduction string, honouring the deprecated size_average / reduce arguments like PyTorch."""
     if size_average is not None or reduce is not None:
@@ -47,7 +50,7 @@ def reduction_arg(reduction: str, size_average=None, reduce=None) -> str:
         reduction = "mean" if size_average and reduce else "sum" if reduce else "none"
         warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' "
                       "instead.", stacklevel=3)
-    elif reduction not in ("none", "mean", "sum"):
+    elif reduction not in REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     return reduction
 

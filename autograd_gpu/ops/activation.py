@@ -133,9 +133,11 @@ class ReluBackward0(Op):
     save_result = True
 
     def forward(self, x):
-        if _kernels(self.dev, x):
+        if self.dev.uses_kernels and _kernels(self.dev, x):
             return _fused().relu_fwd(self.dev, x)
-        return self.dev.xp.maximum(x, x.dtype.type(0))  # maximum propagates NaN like torch.relu
+        # maximum propagates NaN like torch.relu; a Python 0.0 keeps a float dtype (weak scalar) and costs
+        # less than making a NumPy scalar
+        return self.dev.xp.maximum(x, 0.0 if x.dtype.kind == "f" else x.dtype.type(0))
 
     def backward(self, g):
         if not self.dev.uses_kernels and raw_backward():  # (every MLP layer: skip the op dispatch)

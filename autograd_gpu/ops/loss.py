@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
-from ._nnutil import (const, fused as _fused, kernels as _kernels, not_differentiable, reduction_arg,
+from ._nnutil import (REDUCTIONS, const, fused as _fused, kernels as _kernels, not_differentiable, reduction_arg,
                       size_str, warn_target_size)
 from ._util import promote
 from .activation import sigmoid, softplus
@@ -21,8 +21,9 @@ def _reduce_array(loss, reduction):
     if reduction == "mean":
         if loss.dtype.kind == "f" and loss.dtype.itemsize >= 4 and type(loss) is np.ndarray and loss.size:
             # what ndarray.mean computes (pairwise sum in the dtype, then / n in the dtype), minus the
-            # microseconds of its Python wrapper
-            return _add_reduce(loss, axis=None) / loss.dtype.type(loss.size)
+            # microseconds of its Python wrapper; a Python int divisor is a weak scalar (NumPy 2: the division
+            # runs in the loss dtype), and the 0-d result array keeps the dtype on NumPy 1.x too
+            return _array(_add_reduce(loss, axis=None) / loss.size, loss.dtype)
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
@@ -30,6 +31,7 @@ def _reduce_array(loss, reduction):
 
 
 _add_reduce = np.add.reduce
+_array = np.array
 
 
 def _scaled(g, scale):
@@ -154,7 +156,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
                                      size_average=None, reduce=None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
     """Sigmoid + binary cross entropy in one numerically stable op (weight and pos_weight broadcast)."""
-    if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
+    if size_average is not None or reduce is not None or reduction not in REDUCTIONS:
         reduction = reduction_arg(reduction, size_average, reduce)
     if target._data.shape != input._data.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
@@ -168,7 +170,6 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
         reduction=reduction)
 
 
-_REDUCTIONS = frozenset(("mean", "sum", "none"))
 
 
 # ---------------------------------------------------------------- binary cross-entropy on probabilities

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
-from ._nnutil import TORCH_NAMES, const, fused as _fused, not_differentiable, reduction_arg
+from ._nnutil import TORCH_NAMES, const, fused as _fused, not_differentiable, reduction_arg, REDUCTIONS
 from ._pw_common import acc_dtype
 from ._util import held_index
 from .softmax import SoftmaxBackwardDataBackward0, log_softmax, softmax
@@ -211,16 +211,25 @@ def _xent_bwd_np(x, t, stats, grow, ignore_index, eps):
 _max_reduce, _add_reduce = np.maximum.reduce, np.add.reduce
 _U64 = np.dtype(np.uint64)
 _arange = np.arange
+_array = np.array
 
 
 class _FusedCrossEntropy(Op):
     """log_softmax + nll_loss over (N, C) rows in one kernel; saves per-row (max, log sum exp(x - max))."""
     save = (0,)
+    # the common call's settings as class defaults: forward stores only what differs
+    reduction, ignore_index, eps, all_valid, count = "mean", -100, 0.0, False, 1
 
     def forward(self, x, target=None, reduction="mean", ignore_index=-100, label_smoothing=0.0, all_valid=False):
-        self.target, self.reduction, self.ignore_index = target, reduction, ignore_index
-        self.eps = label_smoothing
-        self.all_valid = all_valid
+        self.target = target
+        if reduction != "mean":
+            self.reduction = reduction
+        if ignore_index != -100:
+            self.ignore_index = ignore_index
+        if label_smoothing:
+            self.eps = label_smoothing
+        if all_valid:
+            self.all_valid = True
         if self.dev.uses_kernels:
             loss, self.stats = _fused().cross_entropy_fwd(self.dev, x, target, ignore_index, label_smoothing)
         else:  # the kernel's arithmetic in NumPy; the softmax is kept for the first-order backward
@@ -230,20 +239,20 @@ class _FusedCrossEntropy(Op):
             return loss.astype(x.dtype, copy=False)
         if reduction == "sum":
             return loss.sum().astype(x.dtype)
-        self.count = len(target) if all_valid else int((target != ignore_index).sum())
-        if type(loss) is np.ndarray and self.count:
+        count = self.count = len(target) if all_valid else int((target != ignore_index).sum())
+        if type(loss) is np.ndarray and count:
             total = _add_reduce(loss, axis=None)
             if loss.dtype is x.dtype:  # (a Python int divisor keeps the float dtype: NumPy's weak scalars)
-                return total / self.count
-            return (total / loss.dtype.type(self.count)).astype(x.dtype)
+                return _array(total / count, x.dtype)
+            return (total / loss.dtype.type(count)).astype(x.dtype)
         with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: 0 / 0 = nan, as in PyTorch
             return (loss.sum() / loss.dtype.type(self.count)).astype(x.dtype)
 
     def backward(self, g):
         (x,) = self.saved_tensors
-        count = getattr(self, "count", 1)
+        count = self.count
         if not self.dev.uses_kernels and raw_backward():  # no graph to record: from the saved softmax
-            grow = g._data if self.reduction != "mean" else g._data / g._data.dtype.type(count)
+            grow = g._data if self.reduction != "mean" else g._data / count  # (weak int: g's dtype)
             return Tensor._make(_xent_bwd_from_probs(self.probs, self.target, grow, self.ignore_index, self.eps,
                                                      x._data.dtype, self.all_valid), g._device)
         stats = self.stats if self.dev.uses_kernels else np.concatenate((self.row_max, self.row_log_sum), axis=1)
@@ -340,12 +349,14 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
                   ignore_index: int = -100, reduce=None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
     """nll_loss(log_softmax(input, 1), target) with label smoothing: (1 - eps) nll + eps / C * sum(-log p)."""
-    reduction = reduction_arg(reduction, size_average, reduce)
+    if size_average is not None or reduce is not None or reduction not in REDUCTIONS:
+        reduction = reduction_arg(reduction, size_average, reduce)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if input._data.shape == target._data.shape:  # class probabilities (weight differentiable here)
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
-    not_differentiable("nll_loss_forward", "weight", weight)
+    if weight is not None:
+        not_differentiable("nll_loss_forward", "weight", weight)
     t, all_valid = _check_target(input, target, weight, ignore_index)
     if weight is None and input._data.dtype.kind == "f":
         return _cross_entropy_fused(input, t, reduction, ignore_index, label_smoothing, all_valid)
