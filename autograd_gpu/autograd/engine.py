@@ -327,32 +327,28 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
                 continue
             else:
                 grads = g if node._n_out != 1 else [g]
-                g = None
                 grad_inputs = None if all(x is None for x in grads) else \
                     _run_node(node, grads, create_graph, None, None, None)
                 grads = None
-            g = None
+            g = None  # (the gradient it received: see the note at the end of the loop)
             if not retain_graph:
                 node._release()
             nf = node.next_functions
-            # (_add_grad inlined, plus the heap entry for a node seen first: this loop runs for every edge)
             for (child, nr), g in zip(nf, grad_inputs if grad_inputs is not None else (None,) * len(nf)):
                 if child is None:
                     continue
-                if child in buffers:
-                    if g is not None:
-                        if child._n_out == 1:
-                            old = buffers[child]
-                            buffers[child] = g if old is None else old + g
-                        else:
-                            _add_grad(buffers, child, nr, g)
-                else:
+                if child not in buffers:  # the first gradient (or None) for this node: queue it
                     push(heap, (-child._seq, id(child), child))
                     if child._n_out == 1:
                         buffers[child] = g
+                        continue
+                    buffers[child] = [None] * child._n_out
+                if g is not None:
+                    if child._n_out == 1:  # (_add_grad's common case inline: this runs for every edge)
+                        old = buffers[child]
+                        buffers[child] = g if old is None else old + g
                     else:
-                        buf = buffers[child] = [None] * child._n_out
-                        buf[nr] = g
+                        _add_grad(buffers, child, nr, g)
             # drop this frame's references to the gradients: AccumulateGrad takes ownership of an array
             # only when nothing else refers to it (see _adopt)
             g = grad_inputs = None
@@ -512,8 +508,8 @@ def _accumulate(var, g, create_graph):
                 var._grad = old + g
         elif old is None:
             d = g._data
-            # _adopt's common case inline (one call less per leaf): a fresh, unshared gradient tensor whose
-            # array is no view. References to g: the engine's local, this parameter, getrefcount's argument;
+            # g itself when it is the engine's fresh, unshared gradient tensor and its array no view (else
+            # _adopt). References to g: the engine's local or buffer, this parameter, getrefcount's argument;
             # to d: g._data, local d, the argument.
             if d.base is None and _refcount(g) <= 3 and _refcount(d) <= 3 and type(g) is _node.Tensor \
                     and not g._requires_grad and g._device is var._device and g._base is None \
@@ -540,12 +536,14 @@ _refcount = sys.getrefcount
 
 
 def _adopt(var, g):
-    """The first gradient of a leaf as its ``.grad``: g itself, or its array, when nothing else can see them.
+    """The first gradient of a leaf, as its ``.grad``, when ``g`` itself can't be (_accumulate takes g when it
+    is a fresh, unshared tensor whose array is no view): a new tensor on g's array when nothing else can see
+    that array, else on a copy.
 
     PyTorch steals a gradient whose use count allows it; a view, an array another tensor also wraps, or a
-    gradient tensor referenced from anywhere but the engine's buffer list (identity backward feeding two
-    edges, user-given gradient, hooks) is copied so later in-place accumulation can't alias. Exclusive
-    references: g -> the engine's buffer list, the parameters of _accumulate and of this function,
+    gradient tensor referenced from anywhere but the engine (identity backward feeding two edges,
+    user-given gradient, hooks) is copied so later in-place accumulation can't alias. Exclusive
+    references: g -> the engine's buffer or local, the parameters of _accumulate and of this function,
     getrefcount's argument; d -> g._data, local d, the argument."""
     d = g._data
     view = d.base is not None
@@ -562,7 +560,4 @@ def _adopt(var, g):
         b = None
     if view or g._requires_grad or _refcount(g) > 4 or _refcount(d) > 3:
         d = d.copy()
-    elif d is g._data and g._device is var._device and type(g) is _node.Tensor and g._base is None \
-            and g._hooks is None and not g._is_inference:
-        return g  # the engine's unshared gradient tensor itself (no second wrapper of its array)
     return _node.Tensor._make(d, var._device)
