@@ -111,8 +111,12 @@ def backward_scalar(t, retain_graph=None) -> None:
         raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {t.dtype}")
     dev = t._device
     xp = dev.xp
-    one = xp.array(1, d.dtype) if not d.shape else xp.ones(d.shape, d.dtype)  # (np.ones: a Python wrapper)
-    _run_all([edge_of(t)], [_node.Tensor._make(one, dev)], bool(retain_graph), False)
+    one = _node.Tensor._make(xp.array(1, d.dtype) if not d.shape else xp.ones(d.shape, d.dtype), dev)
+    fn = t.grad_fn  # (np.ones above: a Python wrapper)
+    if fn is not None and fn._n_out == 1:  # the common root: its buffer and heap entry made here
+        _drain({fn: one}, [(-fn._seq, id(fn), fn)], bool(retain_graph), False)
+    else:
+        _run_all([edge_of(t)], [one], bool(retain_graph), False)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
@@ -299,6 +303,11 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
     buffers, heap = _root_buffers(root_edges, root_grads)
     if len(heap) > 1:
         heapq.heapify(heap)
+    _drain(buffers, heap, retain_graph, create_graph)
+
+
+def _drain(buffers, heap, retain_graph, create_graph):
+    """_run_all's loop, from the roots' buffered gradients (see _add_grad) and their heap."""
     pop, push = heapq.heappop, heapq.heappush
     prev_mode = _grad_state.enabled
     _grad_state.enabled = create_graph

@@ -206,13 +206,14 @@ def matmul(input, other):
     a, b = input, other
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul(): argument 'other' (position 2) must be Tensor, not {type(b).__name__}")
-    if a._data.ndim == 0 or b._data.ndim == 0:
-        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a._data.ndim}D and "
-                           f"{b._data.ndim}D")
-    _check_same_dtype("matmul", a, b)
-    na, nb = a._data.ndim, b._data.ndim
-    ka = a._data.shape[-1]
-    kb = b._data.shape[-2] if nb > 1 else b._data.shape[0]
+    ad, bd = a._data, b._data
+    na, nb = ad.ndim, bd.ndim
+    if na == 0 or nb == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
+    if ad.dtype is not bd.dtype:  # (the same dtype is the same descriptor object: no call then)
+        _check_same_dtype("matmul", a, b)
+    ka = ad.shape[-1]
+    kb = bd.shape[-2] if nb > 1 else bd.shape[0]
     if ka != kb:
         raise _mat_shape_error(a, b)
     if na == 1 and nb == 1:
@@ -227,7 +228,7 @@ def matmul(input, other):
         return UnsafeViewBackward0.apply(a, b.unsqueeze(-1)).squeeze(-1)
     if na == 1:
         return UnsafeViewBackward0.apply(a.unsqueeze(0), b).squeeze(-2)
-    return (BmmBackward0 if na == 3 and nb == 3 and a._data.shape[0] == b._data.shape[0]
+    return (BmmBackward0 if na == 3 and nb == 3 and ad.shape[0] == bd.shape[0]
             else UnsafeViewBackward0).apply(a, b)
 
 
