@@ -119,15 +119,14 @@ def _method(fn_name, module):
     return method
 
 
-def _arith_method(fn_name, ufunc_name):
+def _arith_method(fn_name):
     """add_/sub_/mul_/div_: without gradient tracking, a same-dtype, same-shape Tensor or a Python number
-    operand on cpu is applied with the NumPy ufunc writing into self (one pass, no temporary: SGD's
+    operand on cpu is applied by ndarray's in-place operator (one pass, no temporary: SGD's
     ``p -= lr * p.grad``); everything else takes apply_inplace. The result is bit-identical either way.
     The method's ``operator`` attribute is the form bound to ``-=`` and friends: no keyword arguments, so
     no keyword dict per call."""
     slow = _method(fn_name, "autograd_gpu.ops.pointwise")
-    # ndarray's own in-place operator (a -= b): the same ufunc loop as np.subtract(a, b, out=a), without the
-    # keyword parsing of a call with out=
+    # (a -= b on the arrays: the ufunc loop of np.subtract(a, b, out=a) without parsing a keyword)
     iop = getattr(_operator, "i" + {"div": "truediv"}.get(fn_name, fn_name))
 
     def operator(self, other):
@@ -286,13 +285,13 @@ def _broadcast_error(ds, ss):
 
 TENSOR_METHODS = {
     "zero_": zero_, "fill_": fill_, "copy_": copy_,
-    "add_": _arith_method("add", "add"),
-    "sub_": _arith_method("sub", "subtract"),
-    "subtract_": _arith_method("sub", "subtract"),
-    "mul_": _arith_method("mul", "multiply"),
-    "multiply_": _arith_method("mul", "multiply"),
-    "div_": _arith_method("div", "true_divide"),
-    "divide_": _arith_method("div", "true_divide"),
+    "add_": _arith_method("add"),
+    "sub_": _arith_method("sub"),
+    "subtract_": _arith_method("sub"),
+    "mul_": _arith_method("mul"),
+    "multiply_": _arith_method("mul"),
+    "div_": _arith_method("div"),
+    "divide_": _arith_method("div"),
     "pow_": _method("pow", "autograd_gpu.ops.pointwise"),
     "neg_": _method("neg", "autograd_gpu.ops.pointwise"),
 }

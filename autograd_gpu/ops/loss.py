@@ -10,8 +10,8 @@ import numpy as np
 
 from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
-from ._nnutil import (REDUCTIONS, const, fused as _fused, kernels as _kernels, not_differentiable, reduction_arg,
-                      size_str, warn_target_size)
+from ._nnutil import (REDUCTIONS, const, fused as _fused, kernels as _kernels, not_differentiable,
+                      reduction_arg, size_str, warn_target_size)
 from ._util import promote
 from .activation import sigmoid, softplus
 from .loss_nll import cross_entropy, nll_loss  # noqa: F401  (re-exported)
