@@ -288,7 +288,7 @@ class Op(Node):
             for t in inputs:
                 fn = t.grad_fn
                 edges.append((fn, t._output_nr) if fn is not None else
-                             edge_of(t) if t._requires_grad else _NO_EDGE)
+                             (t._accum or edge_of(t)[0], 0) if t._requires_grad else _NO_EDGE)
                 needs.append(t._requires_grad)
                 d = t._data
                 meta.append((d.shape, d.dtype))
