@@ -81,10 +81,13 @@ template <typename A> __device__ __forceinline__ A softplus_bwd(A x, A gy, A bet
 }
 
 // Binary cross-entropy on logits, elementwise (reduction is the caller's):
-//   l = w * [(1 - t) x + (1 + (pw - 1) t) * log(1 + e^-x)]   (pw = pos_weight, 1 when absent)
-// log(1 + e^-x) = log1pexp(-x) never overflows.
+//   l = w * [(1 - t) x + c log(1 + e^-x)],  c = 1 + (pw - 1) t   (pw = pos_weight, 1 when absent)
+// with log(1 + e^-x) = max(-x, 0) + log1p(e^-|x|) (never overflows), summed as
+// [(1 - t) x + c max(-x, 0)] + c log1p(e^-|x|): the bracket is exactly 0 for a confident, correct
+// prediction (t = 0, x < 0 or t = 1, x > 0), so its small loss keeps every digit.
 template <typename A> __device__ __forceinline__ A bce_with_logits_fwd(A x, A t, A w, A pw) {
-    return w * ((A(1) - t) * x + (A(1) + (pw - A(1)) * t) * log1pexp(-x));
+    const A c = A(1) + (pw - A(1)) * t;
+    return w * (((A(1) - t) * x + c * (x < A(0) ? -x : A(0))) + c * log1p_(exp_(-abs_(x))));
 }
 // dl/dx = w * [(pw t + 1 - t) sigmoid(x) - pw t]   (== w (sigmoid(x) - t) when pw = 1)
 template <typename A> __device__ __forceinline__ A bce_with_logits_bwd(A x, A t, A gy, A w, A pw) {

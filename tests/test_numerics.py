@@ -124,18 +124,26 @@ def test_bce_with_logits_large_logits(dev, dtype):
     _check(_grad(y, x, GOUT), GOUT * (_sigmoid(LOGITS) - t), rtol, atol, "bce_with_logits backward")
 
 
+@pytest.mark.parametrize("dev", DEVICES)
 @pytest.mark.parametrize("hard_label", [1.0, 0.0])
-def test_bce_with_logits_confident_correct_keeps_relative_accuracy(dtype, hard_label):
-    """Losses of confident, correct predictions are tiny (log1p(exp(-|x|))); softplus(x) - x y would cancel them
-    to nothing in float32 at |x| = 20. cpu: relative error within a few ulps of the dtype. (The CUDA kernel's
-    (1 - y) x + softplus(-x) is exact for y = 1 only.)"""
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bce_with_logits_confident_correct_keeps_relative_accuracy(dev, dtype, hard_label, weighted):
+    """Losses of confident, correct predictions are tiny (log1p(exp(-|x|)), times pos_weight for y = 1);
+    softplus(x) - x y, or (1 - y) x + softplus(-x) summed in that order, cancels them to nothing in float32 at
+    |x| = 20. Relative error within a few ulps of the dtype, every device, with and without weights."""
     logits = np.array([8.0, 12.0, 16.0, 20.0, 24.0]) * (1 if hard_label else -1)
-    x = _t(logits, "cpu", getattr(ag, dtype))
-    target = _t(np.full(5, hard_label), "cpu", getattr(ag, dtype), grad=False)
-    y = F.binary_cross_entropy_with_logits(x, target, reduction="none")
-    expected = np.log1p(np.exp(-np.abs(logits)))          # the exact loss of each element
+    x = _t(logits, dev, getattr(ag, dtype))
+    target = _t(np.full(5, hard_label), dev, getattr(ag, dtype), grad=False)
+    kw, scale = {}, np.ones(5)
+    if weighted:
+        w, pw = np.array([0.5, 1.0, 2.0, 3.0, 0.25]), 1.5
+        kw = dict(weight=_t(w, dev, getattr(ag, dtype), grad=False),
+                  pos_weight=_t(np.full(5, pw), dev, getattr(ag, dtype), grad=False))
+        scale = w * (pw if hard_label else 1.0)
+    y = F.binary_cross_entropy_with_logits(x, target, reduction="none", **kw)
+    expected = scale * np.log1p(np.exp(-np.abs(logits)))          # the exact loss of each element
     _check(_np(y), expected, 8 * np.finfo(dtype).eps, 0, "bce_with_logits forward (small losses)")
-    mean = F.binary_cross_entropy_with_logits(x, target)
+    mean = F.binary_cross_entropy_with_logits(x, target, **kw)
     _check(np.array(mean.item()), expected.mean(), 8 * np.finfo(dtype).eps, 0, "bce_with_logits mean")
 
 

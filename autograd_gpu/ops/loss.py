@@ -74,8 +74,12 @@ class BinaryCrossEntropyWithLogitsBackward0(Op):
             xp.negative(sp, out=sp)
             xp.exp(sp, out=sp)
             xp.log1p(sp, out=sp)  # log1p(exp(-|x|)): softplus(-x) = this + max(-x, 0)
-            sp += xp.maximum(-x, 0)  # softplus(-x), in one temporary
-            loss = (1 - y) * x + ((1 + (pw - 1) * y) * sp if pw is not None else sp)
+            # (1 - y) x + c max(-x, 0) before the log1p term: exactly 0 for a confident, correct prediction
+            # (y = 0, x < 0 or y = 1, x > 0), so its small loss keeps every digit (the kernel's order too)
+            c = 1 + (pw - 1) * y if pw is not None else None
+            m = xp.maximum(-x, 0)
+            loss = (1 - y) * x + (m if c is None else c * m)
+            loss += sp if c is None else c * sp
             if w is not None:
                 loss = loss * w
         if extra:
