@@ -35,14 +35,41 @@ template <typename A> __device__ __forceinline__ A elu_bwd(A x, A gy, A alpha) {
     return x > A(0) ? gy : gy * alpha * exp_(x);
 }
 
+// -1/sqrt(2) as a sum of two values of the type (hi = the rounded constant, lo = what it misses).
+template <typename A> struct NegRsqrt2;
+template <> struct NegRsqrt2<float> {
+    static constexpr float hi = -0.70710676908493042f, lo = -1.2101617485882343e-08f;
+};
+template <> struct NegRsqrt2<double> {
+    static constexpr double hi = -0.7071067811865476, lo = 4.833646656726457e-17;
+};
+// 2 Phi(x) = erfc(-x / sqrt 2) (1 + erf(x / sqrt 2) would cancel for x << 0), with erfc's argument exact
+// to first order: erfc's relative sensitivity is 2 z^2 (~340 at x = -13), so the rounding of z = x (-1/sqrt 2)
+// alone would cost ~170 ulps down the tail. Its error d (fma, plus the constant's low part) goes back in as
+// erfc(z + d) = erfc(z) - (2/sqrt pi) e^(-z^2) d. (Phi itself, half of it, turns subnormal in float a little
+// sooner: callers halve what they multiply it by instead.)
+template <typename A> __device__ __forceinline__ A erfc_neg_rsqrt2(A x) {
+    const A hi = NegRsqrt2<A>::hi, lo = NegRsqrt2<A>::lo;
+    const A z = x * hi;
+    const A d = fma_(x, hi, -z) + x * lo;
+    return erfc_(z) - A(1.1283791670955126) * exp_(-z * z) * d;
+}
+// The normal density e^(-x^2 / 2) / sqrt(2 pi), with x^2 = s + s_lo split by fma: the rounding of x^2 would
+// cost x^2 / 2 of relative accuracy (~80 ulps at x = -13); e^(-s_lo / 2) = 1 - s_lo / 2 to first order.
+template <typename A> __device__ __forceinline__ A normal_pdf(A x) {
+    const A s = x * x;
+    const A s_lo = fma_(x, x, -s);
+    return exp_(A(-0.5) * s) * (A(1) - A(0.5) * s_lo) * A(0.3989422804014327);
+}
+
 // gelu. approximate == 0: x * Phi(x) with the exact erf; approximate != 0: the tanh formula.
-// 1 + tanh(u) = 2 / (1 + exp(-2 u)) and 1 + erf(z) = erfc(-z): no cancellation for x << 0.
+// 1 + tanh(u) = 2 / (1 + exp(-2 u)): no cancellation for x << 0.
 template <typename A> __device__ __forceinline__ A gelu_fwd(A x, int approximate) {
     if (approximate) {
         const A k_beta2 = A(1.5957691216057308), k_kappa = A(0.044715);  // 2 sqrt(2/pi)
         return x / (A(1) + exp_(-k_beta2 * (x + k_kappa * x * x * x)));
     }
-    return A(0.5) * x * erfc_(x * A(-0.7071067811865476));
+    return (A(0.5) * x) * erfc_neg_rsqrt2(x);
 }
 template <typename A> __device__ __forceinline__ A gelu_bwd(A x, A gy, int approximate) {
     if (approximate) {  // same factorization as PyTorch's GeluBackward (tanh)
@@ -53,9 +80,7 @@ template <typename A> __device__ __forceinline__ A gelu_bwd(A x, A gy, int appro
         const A right_d = A(0.5) * x * (A(1) - t * t) * k_beta * (A(1) + A(3) * k_kappa * x_sq);
         return gy * (left_d + right_d);
     }
-    const A cdf = A(0.5) * (A(1) + erf_(x * A(0.7071067811865476)));
-    const A pdf = exp_(A(-0.5) * x * x) * A(0.3989422804014327);  // 1/sqrt(2 pi)
-    return gy * (cdf + x * pdf);
+    return gy * (A(0.5) * erfc_neg_rsqrt2(x) + x * normal_pdf(x));
 }
 
 template <typename A> __device__ __forceinline__ A silu_fwd(A x) { return x * sigmoid_fwd(x); }

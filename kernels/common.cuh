@@ -53,6 +53,8 @@ __device__ __forceinline__ float sqrt_(float v) { return sqrtf(v); }
 __device__ __forceinline__ double sqrt_(double v) { return sqrt(v); }
 __device__ __forceinline__ float abs_(float v) { return fabsf(v); }
 __device__ __forceinline__ double abs_(double v) { return fabs(v); }
+__device__ __forceinline__ float fma_(float a, float b, float c) { return fmaf(a, b, c); }
+__device__ __forceinline__ double fma_(double a, double b, double c) { return fma(a, b, c); }
 
 // max that propagates NaN like torch.max / softmax (fmaxf would drop it).
 template <typename A> __device__ __forceinline__ A max_(A a, A b) { return (a > b || a != a) ? a : b; }

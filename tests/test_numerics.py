@@ -372,29 +372,39 @@ def test_binary_ties(dev, dtype, fn, ga, gb):
 
 # --- gelu in float32 on cpu: float64 arithmetic in chunks (ops/gelu_np.py), no SciPy needed ---------------
 
-def test_gelu_float32_cpu_tails_and_chunks():
-    """x Phi(x) keeps its relative accuracy down the negative tail (where 1 + erf(x / sqrt 2) cancels to 0),
+# (forward ulps, backward eps, forward error in subnormal units where the result is below float32's normal
+# range. cpu: float64 arithmetic rounded once, ops/gelu_np.py. The kernels: float arithmetic with erfc's
+# argument and the density's exponent made exact to first order, within a few ulps of CUDA's erfcf and expf;
+# below x ~ -13 erfc(-x / sqrt 2) itself is subnormal, its last unit scaled by |x| / 2.)
+_GELU_ULPS = {"cpu": (3, 4, 1)}
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_gelu_float32_tails_and_chunks(dev):
+    """x Phi(x) keeps its relative accuracy down the negative tail (where 1 + erf(x / sqrt 2) cancels to 0,
+    and where erfc's sensitivity, 2 z^2, turns the rounding of z = -x / sqrt 2 into ~170 ulps at x = -13),
     across chunk boundaries and for a non-contiguous input; the gradient Phi + x phi is accurate to the size
     of its two terms (it crosses 0 near x = -0.75). Reference: math.erfc in float64."""
+    fwd_ulps, bwd_eps, sub_units = _GELU_ULPS.get(dev, (8, 16, 8))
     rng = np.random.default_rng(0)
     x = np.concatenate([np.linspace(-13.0, 9.0, 40001), rng.standard_normal(9999) * 4]).astype(np.float32)
     x = np.stack([x, -x], 1)[:, 0]  # (a strided view)
     xd = x.astype(np.float64)
     phi2 = np.vectorize(math.erfc)(-xd / math.sqrt(2))  # 2 Phi(x)
     dens = np.exp(-xd * xd / 2) / math.sqrt(2 * math.pi)
-    xt = ag.tensor(x, requires_grad=True)
+    xt = ag.tensor(x, requires_grad=True, device=dev)
     y = F.gelu(xt)
     ref = xd * phi2 / 2
     normal = np.abs(ref) >= np.finfo(np.float32).tiny
     ulps = np.abs(_np(y) - ref)[normal] / np.spacing(np.abs(ref[normal]).astype(np.float32))
-    assert ulps.max() <= 3, f"gelu: {ulps.max():.2f} float32 ulps"
-    assert np.abs(_np(y)[~normal] - ref[~normal]).max() <= np.finfo(np.float32).smallest_subnormal
+    assert ulps.max() <= fwd_ulps, f"gelu: {ulps.max():.2f} float32 ulps at x = {x[normal][ulps.argmax()]}"
+    assert np.abs(_np(y)[~normal] - ref[~normal]).max() <= sub_units * np.finfo(np.float32).smallest_subnormal
     g = rng.standard_normal(x.shape).astype(np.float32)
     got = _grad(y, xt, g)
     scale = np.abs(g.astype(np.float64)) * (phi2 / 2 + np.abs(xd) * dens)
     err = np.abs(got - g * (phi2 / 2 + xd * dens))
     tiny = np.finfo(np.float32).smallest_subnormal  # (results below float32's normal range round absolutely)
-    bad = err > 4 * EPS32 * scale + tiny
+    bad = err > bwd_eps * EPS32 * scale + tiny
     assert not bad.any(), f"gelu backward at x = {x[bad][:3]}: {(err / (EPS32 * scale))[bad].max():.2f} eps"
 
 
