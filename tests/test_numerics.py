@@ -408,6 +408,16 @@ def test_gelu_float32_tails_and_chunks(dev):
     assert not bad.any(), f"gelu backward at x = {x[bad][:3]}: {(err / (EPS32 * scale))[bad].max():.2f} eps"
 
 
+@pytest.mark.parametrize("dev", DEVICES)
+def test_gelu_float64_backward_negative_tail(dev):
+    """gelu'(x) = Phi(x) + x phi(x) for x << 0 in float64: Phi from erfc (1 + erf(x / sqrt 2) rounds to 0 at
+    x = -10, a 1% error of the gradient there). Reference: math.erfc and math.exp in float64."""
+    x = np.array([-10.0, -8.0, -6.0, -4.0, -2.0])
+    xt = _t(x, dev)
+    expected = [math.erfc(-v / math.sqrt(2)) / 2 + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi) for v in x]
+    _check(_grad(F.gelu(xt), xt), np.array(expected), 1e-12, 0, "gelu backward (float64 tail)")
+
+
 @pytest.mark.parametrize("dtype", [ag.float32, ag.float64])
 def test_layer_norm_cpu_row_blocks(dtype):
     """layer_norm on cpu runs over blocks of rows (ops/nn_ops.py): many blocks and a ragged last one, forward

@@ -313,7 +313,7 @@ class GeluBackwardBackward0(Op):
             return g * (left + right)
         if xp is np and x.dtype == _F32 and g.dtype == _F32 and g.shape == x.shape:
             return _gelu_np.gelu_grad(g, x)
-        cdf = 0.5 * (1 + _erf_np(x * _SQRT1_2))
+        cdf = 0.5 * _erf_np(x * -_SQRT1_2, True)  # erfc(-x / sqrt 2) / 2: 1 + erf cancels for x << 0
         pdf = xp.exp(x * x * -0.5) * _INV_SQRT_2PI
         return g * (cdf + x * pdf)
 
