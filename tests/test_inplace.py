@@ -316,3 +316,18 @@ def test_inplace_broadcast_and_cast_errors_leave_data_unchanged():
                                                   "type Long")):
         i.add_(1.5)
     assert x.tolist() == [1.0, 1.0] and i.tolist() == [1, 1] and _v(x) == 0 and _v(i) == 0
+
+
+def test_inplace_division_by_zero_is_silent_like_out_of_place():
+    """x /= 0 and x.div_(0) give inf / nan with no NumPy RuntimeWarning, as x / 0 does (and PyTorch)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = torch.tensor([1.0, -1.0, 0.0])
+        a /= 0
+        b = torch.tensor([1.0, -1.0, 0.0])
+        b.div_(torch.zeros(3))
+        c = torch.tensor([1.0, -1.0, 0.0]) / 0
+    for t in (a, b, c):
+        r = t.numpy()
+        assert r[0] == np.inf and r[1] == -np.inf and np.isnan(r[2])

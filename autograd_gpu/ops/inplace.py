@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _dtype
 from ..autograd.grad_mode import state as _grad_state
+from ..backend.fp import quiet_enter as _quiet_enter, quiet_exit as _quiet_exit
 from ..backend.device import CPU as _CPU
 from ..autograd import node as _node
 from ..autograd.node import Op
@@ -128,6 +129,13 @@ def _arith_method(fn_name):
     slow = _method(fn_name, "autograd_gpu.ops.pointwise")
     # (a -= b on the arrays: the ufunc loop of np.subtract(a, b, out=a) without parsing a keyword)
     iop = getattr(_operator, "i" + {"div": "truediv"}.get(fn_name, fn_name))
+    if fn_name == "div":  # x / 0 is inf or nan without a NumPy warning, as out of place (pointwise._quiet_op)
+        def iop(d, od, _idiv=iop):
+            token = _quiet_enter()
+            try:
+                _idiv(d, od)
+            finally:
+                _quiet_exit(token)
 
     def operator(self, other):
         d = self._data
