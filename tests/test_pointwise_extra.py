@@ -436,3 +436,19 @@ def test_erf_family_accuracy(dev):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # domain edges are silent, like PyTorch
         ag.log(t([0.0, -1.0], dev)), ag.sqrt(t([-1.0], dev)), ag.reciprocal(t([0.0], dev))
+
+
+@pytest.mark.parametrize("expr", [
+    lambda x, s: x * s, lambda x, s: s * x, lambda x, s: x + s, lambda x, s: s - x, lambda x, s: x - s,
+    lambda x, s: x / s, lambda x, s: s / x, lambda x, s: x ** s, lambda x, s: s ** x])
+@pytest.mark.parametrize("scalar", [np.float64(1.5), np.float32(1.5), np.int64(2), np.int32(2)])
+def test_numpy_scalars_are_wrapped_numbers(expr, scalar):
+    """A NumPy scalar operand behaves as the Python number it holds (PyTorch's wrapped numbers): a float32
+    tensor stays float32 (x / np.sqrt(d) in attention code), the value is the float64 formula rounded."""
+    x0 = np.array([0.5, 1.25, 2.0])
+    x = ag.tensor(x0, dtype=ag.float32, requires_grad=True)
+    y = expr(x, scalar)
+    assert y.dtype == ag.float32
+    np.testing.assert_allclose(y.detach().numpy(), expr(x0, float(scalar)), rtol=1e-6)
+    y.sum().backward()
+    assert x.grad.dtype == ag.float32

@@ -16,6 +16,12 @@ def is_scalar(x) -> bool:
     return isinstance(x, Scalar)
 
 
+def py_scalar(s):
+    """A NumPy scalar as the Python number PyTorch reads it as: a wrapped number, which never widens a
+    tensor's dtype (float32 tensor * np.float64(2) stays float32, as x / np.sqrt(d) in attention code)."""
+    return s.item() if isinstance(s, np.generic) else s
+
+
 def as_tensor_like(x, like: Tensor, dtype=None) -> Tensor:
     """Wrap a scalar/array as a (non-grad) tensor on ``like``'s device."""
     if isinstance(x, Tensor):

@@ -14,7 +14,7 @@ from ..autograd.grad_mode import state as _grad_state
 from ..autograd import node as _node
 from ..autograd.node import Op, raw_backward
 from ..tensor import Tensor
-from ._util import is_scalar, promote, scalar_out_dtype
+from ._util import is_scalar, promote, py_scalar, scalar_out_dtype
 
 
 def _quiet_op(dev, fn, *args):
@@ -42,7 +42,7 @@ def _binary(cls, a, b, **params):
         a, b = promote(a, b)
         return cls.apply(a, b, **params)
     if is_scalar(b):
-        return cls.apply(a, other=b, **params)
+        return cls.apply(a, other=py_scalar(b), **params)
     return _binary(cls, a, _to_tensor(b, a), **params)
 
 
@@ -232,7 +232,7 @@ def sub(input, other, *, alpha=1, out=None):
     """input - alpha * other."""
     if not isinstance(input, Tensor):
         if isinstance(other, Tensor) and is_scalar(input):
-            return RsubBackward1.apply(other, other=input, alpha=alpha)
+            return RsubBackward1.apply(other, other=py_scalar(input), alpha=alpha)
         input = _to_tensor(input, other)
     if input._data.dtype.kind == "b" and isinstance(other, Tensor) and other._data.dtype.kind == "b":
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
@@ -246,7 +246,7 @@ subtract = sub
 def rsub(input, other, alpha=1):
     """other - alpha * input."""
     if is_scalar(other):
-        return RsubBackward1.apply(input, other=other, alpha=alpha)
+        return RsubBackward1.apply(input, other=py_scalar(other), alpha=alpha)
     return sub(other, input, alpha=alpha)
 
 
@@ -309,10 +309,10 @@ def pow(input, exponent):
     """input ** exponent (either may be a Python scalar)."""
     if not isinstance(input, Tensor):
         if is_scalar(input):
-            return PowBackward2.apply(exponent, other=input)
+            return PowBackward2.apply(exponent, other=py_scalar(input))
         input = _to_tensor(input, exponent)
     if is_scalar(exponent):
-        return PowBackward0.apply(input, other=exponent)
+        return PowBackward0.apply(input, other=py_scalar(exponent))
     if not isinstance(exponent, Tensor):
         exponent = _to_tensor(exponent, input)
     input, exponent = promote(input, exponent)
