@@ -452,3 +452,20 @@ def test_numpy_scalars_are_wrapped_numbers(expr, scalar):
     np.testing.assert_allclose(y.detach().numpy(), expr(x0, float(scalar)), rtol=1e-6)
     y.sum().backward()
     assert x.grad.dtype == ag.float32
+
+
+def test_numpy_scalar_bounds_and_alpha_keep_the_tensor_dtype():
+    """clamp bounds and add/sub's alpha given as NumPy scalars are wrapped numbers too."""
+    x0 = np.array([0.5, 1.25, 2.0])
+    x = ag.tensor(x0, dtype=ag.float32)
+    lo, hi, a = np.float64(0.75), np.float64(1.5), np.float64(2.0)
+    results = {
+        "clamp": (ag.clamp(x, min=lo, max=hi), np.clip(x0, 0.75, 1.5)),
+        "clamp_min": (x.clamp_min(lo), np.maximum(x0, 0.75)),
+        "clamp_max": (x.clamp_max(hi), np.minimum(x0, 1.5)),
+        "add alpha": (x.add(x, alpha=a), x0 + 2.0 * x0),
+        "sub alpha": (x.sub(x, alpha=a), x0 - 2.0 * x0),
+    }
+    for name, (got, expected) in results.items():
+        assert got.dtype == ag.float32, name
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, err_msg=name)

@@ -218,6 +218,8 @@ def where_(cond, a, b):
 
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other."""
+    if type(alpha) is not int:
+        alpha = py_scalar(alpha)
     if isinstance(other, Tensor) and isinstance(input, Tensor) and alpha == 1 \
             and input._data.dtype == other._data.dtype:  # the hot case: nothing to promote or convert
         return AddBackward0.apply(input, other)
@@ -230,6 +232,8 @@ def add(input, other, *, alpha=1, out=None):
 
 def sub(input, other, *, alpha=1, out=None):
     """input - alpha * other."""
+    if type(alpha) is not int:
+        alpha = py_scalar(alpha)
     if not isinstance(input, Tensor):
         if isinstance(other, Tensor) and is_scalar(input):
             return RsubBackward1.apply(other, other=py_scalar(input), alpha=alpha)
@@ -245,6 +249,7 @@ subtract = sub
 
 def rsub(input, other, alpha=1):
     """other - alpha * input."""
+    alpha = py_scalar(alpha)
     if is_scalar(other):
         return RsubBackward1.apply(input, other=py_scalar(other), alpha=alpha)
     return sub(other, input, alpha=alpha)

@@ -12,7 +12,7 @@ import operator
 from ..autograd.node import Op
 from ..tensor import Tensor
 from ._pw_common import as_result_dtype, const, keep, promote_all
-from ._util import is_scalar, promote
+from ._util import is_scalar, promote, py_scalar
 
 
 # --- clamp ---------------------------------------------------------------------------------------------
@@ -158,6 +158,7 @@ def clamp(input: Tensor, min=None, max=None, *, out=None) -> Tensor:
         input, lo, hi = promote_all(input, lo, hi)
         bounds = [b for b in (lo, hi) if b is not None]
         return ClampBackward0.apply(input, *bounds, has_min=lo is not None, has_max=hi is not None)
+    min, max = py_scalar(min), py_scalar(max)
     input = as_result_dtype(input, min, max)
     return ClampBackward1.apply(input, min=min, max=max)
 
@@ -171,6 +172,7 @@ def clamp_min(input: Tensor, min) -> Tensor:
         input, min = promote(input, min)
         return ClampMinBackward1.apply(input, min)
     _check_bounds("clamp_min", "{0} min", (None, min))
+    min = py_scalar(min)
     return ClampMinBackward0.apply(as_result_dtype(input, min), min=min)
 
 
@@ -180,6 +182,7 @@ def clamp_max(input: Tensor, max) -> Tensor:
         input, max = promote(input, max)
         return ClampMaxBackward1.apply(input, max)
     _check_bounds("clamp_max", "{0} max", (None, max))
+    max = py_scalar(max)
     return ClampMaxBackward0.apply(as_result_dtype(input, max), max=max)
 
 
