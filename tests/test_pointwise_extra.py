@@ -455,7 +455,7 @@ def test_numpy_scalars_are_wrapped_numbers(expr, scalar):
 
 
 def test_numpy_scalar_bounds_and_alpha_keep_the_tensor_dtype():
-    """clamp bounds and add/sub's alpha given as NumPy scalars are wrapped numbers too."""
+    """clamp bounds, add/sub's alpha and activation parameters given as NumPy scalars are wrapped numbers too."""
     x0 = np.array([0.5, 1.25, 2.0])
     x = ag.tensor(x0, dtype=ag.float32)
     lo, hi, a = np.float64(0.75), np.float64(1.5), np.float64(2.0)
@@ -465,6 +465,10 @@ def test_numpy_scalar_bounds_and_alpha_keep_the_tensor_dtype():
         "clamp_max": (x.clamp_max(hi), np.minimum(x0, 1.5)),
         "add alpha": (x.add(x, alpha=a), x0 + 2.0 * x0),
         "sub alpha": (x.sub(x, alpha=a), x0 - 2.0 * x0),
+        "leaky_relu": (ag.nn.functional.leaky_relu(x - 1, lo), np.where(x0 > 1, x0 - 1, 0.75 * (x0 - 1))),
+        "elu": (ag.nn.functional.elu(x - 1, alpha=a), np.where(x0 > 1, x0 - 1, 2.0 * np.expm1(x0 - 1))),
+        "softplus": (ag.nn.functional.softplus(x, beta=a), np.log1p(np.exp(2.0 * x0)) / 2.0),
+        "hardtanh": (ag.nn.functional.hardtanh(x, lo, hi), np.clip(x0, 0.75, 1.5)),
     }
     for name, (got, expected) in results.items():
         assert got.dtype == ag.float32, name

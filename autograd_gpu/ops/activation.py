@@ -16,6 +16,7 @@ from ..tensor import Tensor
 from ._nnutil import const as _const, fused as _fused, kernels as _kernels, require_float as _require_float
 from . import gelu_np as _gelu_np
 from ._pw_common import _F16, opmath
+from ._util import py_scalar
 from .inplace import _method
 from .softmax import log_softmax, softmax, torch_log_softmax, torch_softmax  # noqa: F401  (re-exported)
 
@@ -439,14 +440,14 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     """x if x > 0 else negative_slope * x."""
     if inplace:
         return leaky_relu_(input, negative_slope)
-    return LeakyReluBackward0.apply(input, negative_slope=negative_slope)
+    return LeakyReluBackward0.apply(input, negative_slope=py_scalar(negative_slope))
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha * (exp(x) - 1)."""
     if inplace:
         return elu_(input, alpha)
-    return EluBackward0.apply(input, alpha=alpha)
+    return EluBackward0.apply(input, alpha=py_scalar(alpha))
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -465,7 +466,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, or x where beta x > threshold."""
-    return SoftplusBackward0.apply(input, beta=beta, threshold=threshold)
+    return SoftplusBackward0.apply(input, beta=py_scalar(beta), threshold=py_scalar(threshold))
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
@@ -474,7 +475,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
         raise ValueError("min_val cannot be greater than max_val")
     if inplace:
         return hardtanh_(input, min_val, max_val)
-    return HardtanhBackward0.apply(input, min_val=min_val, max_val=max_val)
+    return HardtanhBackward0.apply(input, min_val=py_scalar(min_val), max_val=py_scalar(max_val))
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
