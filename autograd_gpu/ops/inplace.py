@@ -154,8 +154,7 @@ def _arith_method(fn_name):
         if self._device is not _CPU or self._fw_grad is not None or d.dtype.kind != "f" \
                 or (tracked and _grad_state.enabled):
             return slow(self, other)
-        if _grad_state.enabled or self._is_inference:
-            self._check_inplace()
+        self._check_inplace()
         iop(d, od)
         self._version[0] += 1
         return self
