@@ -10,7 +10,8 @@ import importlib
 from .tensor import Tensor
 
 OP_MODULES = ("pointwise", "pointwise_math", "reduce", "shape", "shape_join", "index", "gather", "linalg",
-              "conversion", "inplace", "activation", "loss", "nn_ops")
+              "conversion", "inplace", "activation", "activation_extra", "activation_channel", "loss",
+              "nn_ops")
 
 
 def _bind_all():

@@ -26,13 +26,15 @@ template <typename A> __device__ __forceinline__ A leaky_relu_bwd(A x, A gy, A s
     return x > A(0) ? gy : gy * slope;
 }
 
-// elu: expm1 keeps digits for small negative x (exp(x) - 1 cancels). Backward from the input:
-// alpha * exp(x) is exact where the result form (y + alpha) cancels as y -> -alpha.
-template <typename A> __device__ __forceinline__ A elu_fwd(A x, A alpha) {
-    return x > A(0) ? x : alpha * expm1_(x);
+// elu with PyTorch's scale and input_scale, which selu (scale, alpha constants) and celu (input_scale =
+// 1 / alpha) share: scale x for x > 0, else scale alpha expm1(input_scale x). expm1 keeps digits for small
+// negative x (exp(x) - 1 cancels). Backward from the input: exp(x) is exact where the result form
+// (y + alpha) cancels as y -> -alpha. With scale = input_scale = 1 every extra product is exact (plain elu).
+template <typename A> __device__ __forceinline__ A elu_fwd(A x, A alpha, A scale, A input_scale) {
+    return x > A(0) ? x * scale : (alpha * scale) * expm1_(x * input_scale);
 }
-template <typename A> __device__ __forceinline__ A elu_bwd(A x, A gy, A alpha) {
-    return x > A(0) ? gy : gy * alpha * exp_(x);
+template <typename A> __device__ __forceinline__ A elu_bwd(A x, A gy, A alpha, A scale, A input_scale) {
+    return x > A(0) ? gy * scale : gy * exp_(x * input_scale) * (alpha * scale * input_scale);
 }
 
 // -1/sqrt(2) as a sum of two values of the type (hi = the rounded constant, lo = what it misses).
@@ -105,6 +107,48 @@ template <typename A> __device__ __forceinline__ A softplus_bwd(A x, A gy, A bet
     return z > threshold ? gy : gy * sigmoid_fwd(z);
 }
 
+// hardsigmoid = relu6(x + 3) / 6 (max_ / min_ keep NaN). Its slope 1/6 holds on the open interval (-3, 3),
+// as in PyTorch (0 at the kinks).
+template <typename A> __device__ __forceinline__ A hardsigmoid_fwd(A x) {
+    return min_(max_(x + A(3), A(0)), A(6)) / A(6);
+}
+template <typename A> __device__ __forceinline__ A hardsigmoid_bwd(A x, A gy) {
+    return (x > A(-3) && x < A(3)) ? gy / A(6) : A(0);
+}
+// hardswish = x relu6(x + 3) / 6; slope x / 3 + 1/2 on (-3, 3), 0 at and below -3, 1 from 3 on (PyTorch).
+template <typename A> __device__ __forceinline__ A hardswish_fwd(A x) { return x * hardsigmoid_fwd(x); }
+template <typename A> __device__ __forceinline__ A hardswish_bwd(A x, A gy) {
+    if (x <= A(-3)) return A(0);
+    return x < A(3) ? gy * (x / A(3) + A(0.5)) : gy;
+}
+
+// mish = x tanh(softplus(x)), softplus without overflow (log1pexp): tanh(sp) -> 1 for large x, and
+// ~ e^x with every digit for x << 0 (log1p(e^x) is exact there).
+template <typename A> __device__ __forceinline__ A mish_fwd(A x) { return x * tanh_(log1pexp(x)); }
+// d/dx = t + x sigmoid(x) (1 - t^2),  t = tanh(softplus(x))
+template <typename A> __device__ __forceinline__ A mish_bwd(A x, A gy) {
+    const A t = tanh_(log1pexp(x));
+    return gy * (t + x * sigmoid_fwd(x) * (A(1) - t * t));
+}
+
+// log sigmoid(x) = -softplus(-x) = min(x, 0) - log1p(e^-|x|): no overflow, exact -x tail for x << 0.
+template <typename A> __device__ __forceinline__ A logsigmoid_fwd(A x) {
+    return (x < A(0) ? x : A(0)) - log1p_(exp_(-abs_(x)));
+}
+// d/dx = sigmoid(-x) from z = e^-|x| (never overflows): z / (1 + z) for x > 0 keeps the subnormal tail
+// (e^-100 in float) where 1 / (1 + e^x) would give 0.
+template <typename A> __device__ __forceinline__ A logsigmoid_bwd(A x, A gy) {
+    const A z = exp_(-abs_(x));
+    return gy * (x > A(0) ? z : A(1)) / (A(1) + z);
+}
+
+// softsign = x / (1 + |x|); d/dx = 1 / (1 + |x|)^2 (overflows to inf -> exact 0 for huge |x|).
+template <typename A> __device__ __forceinline__ A softsign_fwd(A x) { return x / (A(1) + abs_(x)); }
+template <typename A> __device__ __forceinline__ A softsign_bwd(A x, A gy) {
+    const A d = A(1) + abs_(x);
+    return gy / (d * d);
+}
+
 // Binary cross-entropy on logits, elementwise (reduction is the caller's):
 //   l = w * [(1 - t) x + c log(1 + e^-x)],  c = 1 + (pw - 1) t   (pw = pos_weight, 1 when absent)
 // with log(1 + e^-x) = max(-x, 0) + log1p(e^-|x|) (never overflows), summed as
@@ -167,6 +211,13 @@ __device__ __forceinline__ u32 philox_4x32_10(u64 seed, u64 ctr) {
 // keep with probability 1 - p: the host passes threshold = floor(p * 2^32) (p < 1).
 __device__ __forceinline__ bool dropout_keep(u64 seed, u64 offset, i64 i, u32 threshold) {
     return philox_4x32_10(seed, offset + static_cast<u64>(i)) >= threshold;
+}
+// rrelu's random slope for element i: lower + (upper - lower) u, u = word / 2^32 in [0, 1), in double
+// (the NumPy twin in autograd_gpu/ops/activation_extra.py computes the same double, bit for bit: the
+// _rn intrinsics keep NVRTC from contracting the product and sum into one fma, which NumPy can't match).
+__device__ __forceinline__ double rrelu_slope(u64 seed, u64 offset, i64 i, double lower, double upper) {
+    const double u = philox_4x32_10(seed, offset + static_cast<u64>(i)) * 2.3283064365386963e-10;
+    return __dadd_rn(lower, __dmul_rn(upper - lower, u));
 }
 
 }  // namespace ag

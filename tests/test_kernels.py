@@ -72,6 +72,7 @@ def _erf(x):
     return np.vectorize(erf)(x)
 
 
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 W_BCE, PW_BCE = np.array([0.5, 1.0, 2.0, 1.5, 0.25]), np.array([3.0, 1.0, 0.5, 2.0, 1.0])
 # name: (fwd, bwd, what bwd takes: x, y or (x, t) for losses, extra args, float64 reference f(x, t))
 ELEMENTWISE = {
@@ -84,6 +85,16 @@ ELEMENTWISE = {
     "gelu_tanh": (F.gelu_fwd, F.gelu_bwd, "x", ("tanh",),
                   lambda x, t: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))),
     "silu": (F.silu_fwd, F.silu_bwd, "x", (), lambda x, t: x / (1 + np.exp(-x))),
+    # selu and celu run on the elu kernels with PyTorch's scale / input_scale
+    "selu": (F.elu_fwd, F.elu_bwd, "x", (_SELU_ALPHA, _SELU_SCALE, 1.0),
+             lambda x, t: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(x))),
+    "celu": (F.elu_fwd, F.elu_bwd, "x", (2.0, 1.0, 0.5),
+             lambda x, t: np.where(x > 0, x, 2.0 * np.expm1(x / 2))),
+    "hardsigmoid": (F.hardsigmoid_fwd, F.hardsigmoid_bwd, "x", (), lambda x, t: np.clip(x / 6 + 0.5, 0, 1)),
+    "hardswish": (F.hardswish_fwd, F.hardswish_bwd, "x", (), lambda x, t: x * np.clip(x + 3, 0, 6) / 6),
+    "mish": (F.mish_fwd, F.mish_bwd, "x", (), lambda x, t: x * np.tanh(_softplus(x))),
+    "logsigmoid": (F.logsigmoid_fwd, F.logsigmoid_bwd, "x", (), lambda x, t: -_softplus(-x)),
+    "softsign": (F.softsign_fwd, F.softsign_bwd, "x", (), lambda x, t: x / (1 + np.abs(x))),
     "softplus": (F.softplus_fwd, F.softplus_bwd, "x", (2.0, 5.0),
                  lambda x, t: np.where(2 * x > 5, x, _softplus(2 * x) / 2)),
     "bce_with_logits": (F.bce_with_logits_fwd, F.bce_with_logits_bwd, "xt", (),
@@ -94,7 +105,8 @@ ELEMENTWISE = {
     "smooth_l1": (F.smooth_l1_fwd, F.smooth_l1_bwd, "xt", (0.5,),
                   lambda x, t: np.where(np.abs(x - t) < 0.5, (x - t) ** 2, np.abs(x - t) - 0.25)),
 }
-KINKS = {"relu": [0.0], "leaky_relu": [0.0], "elu": [0.0], "softplus": [2.5]}
+KINKS = {"relu": [0.0], "leaky_relu": [0.0], "elu": [0.0], "softplus": [2.5], "selu": [0.0], "celu": [0.0],
+         "hardsigmoid": [-3.0, 3.0], "hardswish": [-3.0, 3.0], "softsign": [0.0]}
 
 
 def _inputs(name, dtype, shape=(4, 5)):
@@ -218,6 +230,46 @@ def test_dropout(dev, dtype):
     assert y.shape == (0, 350) and m.shape == (0, 350)
     y, m = F.dropout_fwd(dev, put(dev, x[:2]), 1.0, seed, offset)
     assert not get(y).any() and not get(m).any()
+
+
+def test_activation_kernel_tails(dev):
+    """The stable forms of logsigmoid, mish, softsign: no overflow, no NaN, exact limits far out."""
+    x = np.array([-1e4, -100.0, -30.0, -1e-3, 0.0, 1e-3, 30.0, 100.0, 1e4], np.float32)
+    x64, one = x.astype(np.float64), put(dev, np.ones(9, np.float32))
+    np.testing.assert_allclose(get(F.logsigmoid_fwd(dev, put(dev, x))), -np.logaddexp(0, -x64), rtol=1e-6,
+                               atol=1e-38)
+    np.testing.assert_allclose(get(F.logsigmoid_bwd(dev, put(dev, x), one)), np.exp(-np.logaddexp(0, x64)),
+                               rtol=1e-6, atol=1e-38)
+    mish = get(F.mish_fwd(dev, put(dev, x)))
+    np.testing.assert_allclose(mish, x64 * np.tanh(np.logaddexp(0, x64)), rtol=1e-6, atol=1e-38)
+    assert np.isfinite(get(F.mish_bwd(dev, put(dev, x), one))).all()
+    huge = put(dev, np.array([-3e38, 1e30, 3e38], np.float32))
+    np.testing.assert_array_equal(get(F.softsign_bwd(dev, huge, put(dev, np.ones(3, np.float32)))), 0)
+    np.testing.assert_allclose(get(F.softsign_fwd(dev, huge)), [-1, 1, 1])
+
+
+@pytest.mark.parametrize("dtype", ALL_FLOATS)
+def test_rrelu_with_noise(dev, dtype):
+    """rrelu_with_noise_fwd: slopes lower + (upper - lower) philox / 2^32 where x <= 0 (1 elsewhere), bit for
+    bit (the double slope rounded through the accumulation type, as the NumPy twin does on cpu)."""
+    seed, offset, lo, hi = 0x0123_4567_89AB_CDEF, 11, 0.1, 0.4
+    x = rand((40, 50), dtype)
+    x[0, :3] = 0
+    y, noise = F.rrelu_with_noise_fwd(dev, put(dev, x), lo, hi, seed, offset)
+    noise, neg = get(noise), x <= 0
+    assert noise.dtype == dtype and (noise[~neg] == 1).all()
+    assert ((noise[neg] >= dtype(lo)) & (noise[neg] <= dtype(hi))).all()
+    assert abs(noise[neg].astype(np.float64).mean() - 0.25) < 0.02  # ~1000 draws of U(0.1, 0.4): sd 0.003
+    key, acc = [seed & 0xFFFFFFFF, seed >> 32], np.float64 if dtype == np.float64 else np.float32
+    for i in [0, 1, 2, 77, 1234, x.size - 1]:
+        ctr = offset + i
+        u = philox_4x32_10([ctr & 0xFFFFFFFF, ctr >> 32, 0, 0], key)[0] / 2 ** 32
+        assert noise.flat[i] == (dtype(acc(lo + (hi - lo) * u)) if neg.flat[i] else dtype(1))
+    assert (get(y) == x * noise).all()
+    # the counter is the logical (C-order) index, as in dropout
+    _, nt = F.rrelu_with_noise_fwd(dev, put(dev, x).T, lo, hi, seed, offset)
+    _, nc = F.rrelu_with_noise_fwd(dev, put(dev, x.T.copy()), lo, hi, seed, offset)
+    assert (get(nt) == get(nc)).all()
 
 
 # ------------------------------------------------------------------ softmax family (raw kernels)

@@ -148,6 +148,9 @@ _ELEMENTWISE_BASES = (
     "NanToNum", "NativeDropout", "Polygamma", "Pow", "Rad2Deg", "Reciprocal", "Relu", "Relu6", "Remainder",
     "Round", "Rsqrt", "Selu", "Sgn", "Sigmoid", "Sign", "Silu", "Sin", "Sinc", "Sinh", "Softplus",
     "Softshrink", "Sqrt", "Square", "Tan", "Tanh", "Threshold", "Trunc", "Where", "Xlogy",
+    # (activation_extra / activation_channel; PreluKernel's weight gradient comes back unreduced, so
+    # its backward applied to a tangent is the jvp too)
+    "Softsign", "Tanhshrink", "RreluWithNoise", "PreluKernel",
 )
 ELEMENTWISE = frozenset(f"{b}Backward{i}" for b in _ELEMENTWISE_BASES for i in range(4))
 

@@ -234,41 +234,57 @@ class HardtanhBackwardBackward0(Op):
 
 # ---------------------------------------------------------------- smooth activations
 class EluBackward0(Op):
+    """elu(x, alpha, scale, input_scale) as PyTorch's: selu (scale) and celu (input_scale = 1 / alpha) too."""
     save = (0,)
 
-    def forward(self, x, alpha=1.0):
+    def forward(self, x, alpha=1.0, scale=1.0, input_scale=1.0):
         _require_float(x, "elu_cpu" if self.dev.type == "cpu" else "elu_cuda")
-        self.alpha = alpha
+        self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
         if self.dev.uses_kernels:
-            return _fused().elu_fwd(self.dev, x, alpha)
+            return _fused().elu_fwd(self.dev, x, alpha, scale, input_scale)
         xp = self.dev.xp
+        dt, x = x.dtype, opmath(x)  # float16: float32 arithmetic, one rounding (PyTorch)
         # expm1 keeps digits for small negative x; clamping first avoids overflow in the unused branch
-        return xp.where(x > 0, x, xp.expm1(xp.minimum(x, 0)) * alpha)
+        neg = xp.minimum(x, 0)
+        if input_scale != 1:  # (plain elu skips the exact products by 1: one pass less)
+            neg = neg * input_scale
+        pos = x if scale == 1 else x * scale
+        return xp.where(x > 0, pos, xp.expm1(neg) * (alpha * scale)).astype(dt, copy=False)
 
     def backward(self, g):
         (x,) = self.saved_tensors
-        return EluBackwardBackward0.apply(g, x, alpha=self.alpha)
+        return EluBackwardBackward0.apply(g, x, alpha=self.alpha, scale=self.scale,
+                                          input_scale=self.input_scale)
 
 
 class EluBackwardBackward0(Op):
-    """elu_backward(grad, x) = grad where x > 0 else grad * alpha * exp(x)."""
+    """elu_backward(grad, x) = grad scale where x > 0 else grad scale alpha input_scale exp(input_scale x)."""
     save = (0, 1)
 
-    def forward(self, g, x, alpha=1.0):
-        self.alpha = alpha
+    def forward(self, g, x, alpha=1.0, scale=1.0, input_scale=1.0):
+        self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
         if self.dev.uses_kernels:
-            return _fused().elu_bwd(self.dev, x, g, alpha)
+            return _fused().elu_bwd(self.dev, x, g, alpha, scale, input_scale)
+        if g.dtype == _F16:  # (as in sigmoid_backward)
+            return self.forward(*_f32(g, x), alpha, scale, input_scale).astype(g.dtype)
         xp = self.dev.xp
-        return xp.where(x > 0, g, g * xp.exp(xp.minimum(x, 0)) * alpha)
+        neg = xp.minimum(x, 0)
+        if input_scale != 1:
+            neg = neg * input_scale
+        pos = g if scale == 1 else g * scale
+        return xp.where(x > 0, pos, g * xp.exp(neg) * (alpha * scale * input_scale))
 
     def backward(self, gg):
         g, x = self.saved_tensors
         need = self.needs_input_grad
-        gg_g = EluBackwardBackward0.apply(gg, x, alpha=self.alpha) if need[0] else None
+        p = dict(alpha=self.alpha, scale=self.scale, input_scale=self.input_scale)
+        gg_g = EluBackwardBackward0.apply(gg, x, **p) if need[0] else None
         gg_x = None
-        if need[1]:  # d/dx (g alpha e^x) = g alpha e^x on x <= 0: this op applied to gg * g there
-            neg = _const((x._data <= 0).astype(x._data.dtype), x._device)
-            gg_x = EluBackwardBackward0.apply(gg * g * neg, x, alpha=self.alpha)
+        if need[1]:  # d/dx (g c e^(s x)) = s g c e^(s x) on x < 0 (PyTorch's mask: 0 at the kink): this
+            # op applied to s gg g there
+            neg = _const((x._data < 0).astype(x._data.dtype), x._device)
+            h = gg * g * neg
+            gg_x = EluBackwardBackward0.apply(h if self.input_scale == 1 else h * self.input_scale, x, **p)
         return gg_g, gg_x
 
 

@@ -10,6 +10,10 @@ from .fused_elementwise import (  # noqa: F401
     silu_bwd, silu_fwd, smooth_l1_bwd, smooth_l1_fwd, softplus_bwd, softplus_fwd, tanh_bwd, tanh_fwd,
     where_bwd,
 )
+from .fused_elementwise import (  # noqa: F401  (activation_extra)
+    hardsigmoid_bwd, hardsigmoid_fwd, hardswish_bwd, hardswish_fwd, logsigmoid_bwd, logsigmoid_fwd, mish_bwd,
+    mish_fwd, rrelu_with_noise_fwd, softsign_bwd, softsign_fwd,
+)
 from .fused_raw import (  # noqa: F401
     adam_step, col2im, cross_entropy_bwd, cross_entropy_fwd, im2col, layer_norm_bwd, layer_norm_fwd,
     log_softmax_bwd, log_softmax_fwd, scatter_add_rows, sgd_step, softmax_bwd, softmax_fwd,

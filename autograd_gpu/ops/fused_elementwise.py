@@ -45,8 +45,21 @@ _k = {
     "relu_bwd": _grad("relu_bwd", "y"),
     "leaky_relu_fwd": _unary("leaky_relu_fwd", "slope", ", float64 slope"),
     "leaky_relu_bwd": _grad("leaky_relu_bwd", "x", "slope", ", float64 slope"),
-    "elu_fwd": _unary("elu_fwd", "alpha", ", float64 alpha"),
-    "elu_bwd": _grad("elu_bwd", "x", "alpha", ", float64 alpha"),
+    # (elu with scale / input_scale serves selu and celu too, as PyTorch's elu kernel does)
+    "elu_fwd": _unary("elu_fwd", "alpha,scale,input_scale",
+                      ", float64 alpha, float64 scale, float64 input_scale"),
+    "elu_bwd": _grad("elu_bwd", "x", "alpha,scale,input_scale",
+                     ", float64 alpha, float64 scale, float64 input_scale"),
+    "hardsigmoid_fwd": _unary("hardsigmoid_fwd"),
+    "hardsigmoid_bwd": _grad("hardsigmoid_bwd", "x"),
+    "hardswish_fwd": _unary("hardswish_fwd"),
+    "hardswish_bwd": _grad("hardswish_bwd", "x"),
+    "mish_fwd": _unary("mish_fwd"),
+    "mish_bwd": _grad("mish_bwd", "x"),
+    "logsigmoid_fwd": _unary("logsigmoid_fwd"),
+    "logsigmoid_bwd": _grad("logsigmoid_bwd", "x"),
+    "softsign_fwd": _unary("softsign_fwd"),
+    "softsign_bwd": _grad("softsign_bwd", "x"),
     "silu_fwd": _unary("silu_fwd"),
     "silu_bwd": _grad("silu_bwd", "x"),
     "softplus_fwd": _unary("softplus_fwd", "beta,threshold", ", float64 beta, float64 threshold"),
@@ -88,6 +101,12 @@ _k = {
         "T x, uint64 seed, uint64 offset, uint32 threshold, float64 scale", "T y, bool mask",
         "const bool keep = ag::dropout_keep(seed, offset, i, threshold); mask = keep;"
         " y = keep ? (T)((acc_t<T>)x * (acc_t<T>)scale) : (T)0;", "dropout_fwd", headers=_H),
+    # slope r ~ U(lower, upper) where x <= 0 (1 elsewhere), rounded to T through acc_t<T>; y = x r.
+    "rrelu_with_noise_fwd": K.elementwise(
+        "T x, uint64 seed, uint64 offset, float64 lower, float64 upper", "T y, T noise",
+        "noise = (acc_t<T>)x <= (acc_t<T>)0 ?"
+        " (T)(acc_t<T>)ag::rrelu_slope(seed, offset, i, lower, upper) : (T)1;"
+        " y = (T)((acc_t<T>)x * (acc_t<T>)noise);", "rrelu_with_noise_fwd", headers=_H),
     "dropout_bwd": K.elementwise("T gy, M mask, float64 scale", "T gx",
                                  "gx = mask ? (T)((acc_t<T>)gy * (acc_t<T>)scale) : (T)0;", "dropout_bwd",
                                  headers=_H),
@@ -168,16 +187,85 @@ def leaky_relu_bwd(dev, x, gy, slope: float = 0.01):
     return _run("leaky_relu_bwd", dev, (x, gy), (float(slope),))
 
 
-def elu_fwd(dev, x, alpha: float = 1.0):
-    """y = x if x > 0 else alpha * expm1(x)"""
+def elu_fwd(dev, x, alpha: float = 1.0, scale: float = 1.0, input_scale: float = 1.0):
+    """y = scale x if x > 0 else scale alpha expm1(input_scale x)   (selu, celu: scale / input_scale)"""
     _check_float(x)
-    return _run("elu_fwd", dev, (x,), (float(alpha),))
+    return _run("elu_fwd", dev, (x,), (float(alpha), float(scale), float(input_scale)))
 
 
-def elu_bwd(dev, x, gy, alpha: float = 1.0):
-    """gx = gy if x > 0 else gy * alpha * exp(x)   (from the input)"""
+def elu_bwd(dev, x, gy, alpha: float = 1.0, scale: float = 1.0, input_scale: float = 1.0):
+    """gx = gy scale if x > 0 else gy scale alpha input_scale exp(input_scale x)   (from the input)"""
     _check_float(x, gy)
-    return _run("elu_bwd", dev, (x, gy), (float(alpha),))
+    return _run("elu_bwd", dev, (x, gy), (float(alpha), float(scale), float(input_scale)))
+
+
+def hardsigmoid_fwd(dev, x):
+    """y = min(max(x + 3, 0), 6) / 6"""
+    _check_float(x)
+    return _run("hardsigmoid_fwd", dev, (x,))
+
+
+def hardsigmoid_bwd(dev, x, gy):
+    """gx = gy / 6 where -3 < x < 3 else 0"""
+    _check_float(x, gy)
+    return _run("hardsigmoid_bwd", dev, (x, gy))
+
+
+def hardswish_fwd(dev, x):
+    """y = x min(max(x + 3, 0), 6) / 6"""
+    _check_float(x)
+    return _run("hardswish_fwd", dev, (x,))
+
+
+def hardswish_bwd(dev, x, gy):
+    """gx = 0 if x <= -3, gy (x / 3 + 1/2) if x < 3, else gy"""
+    _check_float(x, gy)
+    return _run("hardswish_bwd", dev, (x, gy))
+
+
+def mish_fwd(dev, x):
+    """y = x tanh(softplus(x))"""
+    _check_float(x)
+    return _run("mish_fwd", dev, (x,))
+
+
+def mish_bwd(dev, x, gy):
+    """gx = gy (t + x sigmoid(x) (1 - t^2)),  t = tanh(softplus(x))"""
+    _check_float(x, gy)
+    return _run("mish_bwd", dev, (x, gy))
+
+
+def logsigmoid_fwd(dev, x):
+    """y = min(x, 0) - log1p(exp(-|x|))   (= log sigmoid(x))"""
+    _check_float(x)
+    return _run("logsigmoid_fwd", dev, (x,))
+
+
+def logsigmoid_bwd(dev, x, gy):
+    """gx = gy sigmoid(-x)"""
+    _check_float(x, gy)
+    return _run("logsigmoid_bwd", dev, (x, gy))
+
+
+def softsign_fwd(dev, x):
+    """y = x / (1 + |x|)"""
+    _check_float(x)
+    return _run("softsign_fwd", dev, (x,))
+
+
+def softsign_bwd(dev, x, gy):
+    """gx = gy / (1 + |x|)^2"""
+    _check_float(x, gy)
+    return _run("softsign_bwd", dev, (x, gy))
+
+
+def rrelu_with_noise_fwd(dev, x, lower: float, upper: float, seed: int, offset: int):
+    """(y, noise): noise_i = lower + (upper - lower) philox(seed, offset + i) / 2^32 where x_i <= 0, else 1;
+    y = x noise. Counter-based like dropout: the caller advances offset by x.size per call."""
+    _check_float(x)
+    u64 = 0xFFFF_FFFF_FFFF_FFFF
+    scalars = (int(seed) & u64, int(offset) & u64, float(lower), float(upper))
+    return _run("rrelu_with_noise_fwd", dev, (x,), scalars, out_dtypes=(x.dtype, x.dtype))
 
 
 def _approx_flag(approximate) -> int:

@@ -25,4 +25,7 @@ from .gather import (gather, scatter, scatter_add, take_along_dim, index_select,
 from .linalg import matmul, mm, addmm, bmm, dot, outer, ger, mv  # noqa: F401
 from .conversion import clone  # noqa: F401
 from .activation import sigmoid, sigmoid_, tanh, tanh_, relu, relu_  # noqa: F401
+from .activation_extra import celu, celu_, selu, selu_, hardshrink, threshold, threshold_  # noqa: F401
+from .activation_channel import prelu, rrelu, rrelu_  # noqa: F401
 from .softmax import torch_softmax as softmax, torch_log_softmax as log_softmax  # noqa: F401
+from .distance import cosine_similarity, pairwise_distance, pdist  # noqa: F401
