@@ -379,6 +379,36 @@ def test_100k_node_chain_has_no_recursion():
     del y  # tearing the chain down must not recurse either
 
 
+def test_gradients_from_a_function_are_reduced_cast_or_kept():
+    """The engine's check of a backward's result, per input: a broadcast gradient summed back, another dtype
+    cast, and a dtype equal to the input's but a distinct descriptor object (NumPy metadata) kept as it is:
+    for one-, two- and three-input nodes (the one- and two-input checks are unrolled)."""
+    tagged = np.dtype(np.float32, metadata={"tag": 1})  # == float32, but not the same object
+
+    class Grads(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *xs):
+            return xs[0] * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return (torch.from_numpy(np.full((2, 3), 2, tagged)),  # kept (equal dtype)
+                    torch.from_numpy(np.full((2, 3), 3, np.float64)),  # cast to float32
+                    torch.from_numpy(np.full((2, 3), 4, np.float32)))[:len(ctx.needs_input_grad)]
+
+    for n in (1, 2, 3):
+        shapes = [(2, 3), (2, 3), (3,)][:n]
+        xs = [torch.zeros(s, requires_grad=True) for s in shapes]
+        Grads.apply(*xs).sum().backward()
+        assert xs[0].grad._data.dtype == np.float32 and xs[0].grad._data.dtype.metadata == {"tag": 1}
+        np.testing.assert_array_equal(_np(xs[0].grad), np.full((2, 3), 2.0))
+        if n > 1:
+            assert xs[1].grad.dtype is torch.float32
+            np.testing.assert_array_equal(_np(xs[1].grad), np.full((2, 3), 3.0))
+        if n > 2:  # (3,) input, (2, 3) gradient: summed over the broadcast dim
+            np.testing.assert_array_equal(_np(xs[2].grad), np.full(3, 8.0))
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_grad_dtype_and_shape_match_inputs(device):
     a = torch.randn(3, 1, dtype=torch.float32, device=device, requires_grad=True)

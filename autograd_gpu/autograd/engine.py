@@ -436,15 +436,25 @@ def _checked_grads(node, out, create_graph):
     broadcast dims and cast to its input's dtype."""
     if type(out) is not tuple:
         out = (out,)
-    n_in = len(node.next_functions)
-    if len(out) != n_in:
+    meta = node._input_meta  # (one (shape, dtype) per input, as next_functions has one edge per input)
+    n = len(meta)
+    if len(out) != n:
         raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients (expected "
-                           f"{n_in}, got {len(out)})")
-    for g, (shape, dtype) in zip(out, node._input_meta):
-        if g is not None and (g._data.shape != shape or g._data.dtype != dtype):
-            break
-    else:
-        return out  # (the common case: every gradient already has its input's shape and dtype)
+                           f"{n}, got {len(out)})")
+    # The common case, unrolled for one and two inputs (this runs for every node; a loop over zip costs more
+    # than the checks): every gradient already has its input's shape and dtype. dtype by identity (NumPy's
+    # descriptors of the built-in types are singletons); an equal but distinct descriptor takes the loop below,
+    # which leaves such a gradient as it is.
+    if n == 1:
+        g = out[0]
+        if g is None or (d := g._data).shape == meta[0][0] and d.dtype is meta[0][1]:
+            return out
+    elif n == 2:
+        g, h = out
+        (s0, t0), (s1, t1) = meta
+        if (g is None or (d := g._data).shape == s0 and d.dtype is t0) and \
+                (h is None or (d := h._data).shape == s1 and d.dtype is t1):
+            return out
     result = list(out)
     raw = not create_graph and not _node._fw_enabled[0]
     for i, (g, (shape, dtype)) in enumerate(zip(out, node._input_meta)):

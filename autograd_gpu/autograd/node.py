@@ -57,7 +57,18 @@ class Node:
             raise RuntimeError(RELEASED_MSG)
         if type(saved) is not tuple:  # packed by autograd.graph.saved_tensors_hooks (no version check there)
             return saved.unpack_all()
-        if not saved:  # (_saved_versions is only set when something was saved)
+        n = len(saved)
+        # the version check unrolled for the common one and two saved inputs (a loop over zip costs more than
+        # the checks); _saved_versions is only set when something was saved
+        if n == 2:
+            a, b = saved
+            va, vb = self._saved_versions
+            if a._version[0] == va and b._version[0] == vb:
+                return saved
+        elif n == 1:
+            if saved[0]._version[0] == self._saved_versions[0]:
+                return saved
+        elif not n:
             return saved
         for t, v in zip(saved, self._saved_versions):
             if t._version[0] != v:
