@@ -171,6 +171,10 @@ TARGETS = [("tutorial_iter", "torch", 0.4), ("mlp_256x784-1024-1024-10", "torch"
 IMPORT_TARGETS = {"rss_mb": 60.0, "import_s": 0.3}
 
 
+def _fmt_ratio(r):
+    return "-" if r is None or r != r else f"{r:.2f}x"  # (no hand-written NumPy for a case: "-", not "nanx")
+
+
 def _meta_lines(meta):
     out = []
     blas = meta.get("blas") or {}
@@ -232,7 +236,7 @@ def write_reports(results, meta, out_dir):
         ld = "-" if not load else f"{load[0]:.1f}-{load[1]:.1f}"
         lines.append(f"| {r['case']} | {r['device']} | {_fmt_t(med.get('autograd_gpu'))} | "
                      f"{_fmt_t(med.get('torch'))} | {_fmt_t(med.get('numpy'))} | "
-                     f"{rat.get('torch', float('nan')):.2f}x | {rat.get('numpy', float('nan')):.2f}x | {pm} "
+                     f"{_fmt_ratio(rat.get('torch'))} | {_fmt_ratio(rat.get('numpy'))} | {pm} "
                      f"| {ld} |")
     lines += _target_lines(results, meta)
     if meta.get("import"):

@@ -1,5 +1,7 @@
 """nn.Module machinery, layers, init and utils. Expected strings were printed once by torch 2.13."""
 import math
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -404,7 +406,15 @@ def test_classification_loss_modules():
     pn, yn = p.numpy(), y.numpy()
     bce = -np.mean(yn * np.log(pn) + (1 - yn) * np.log(1 - pn))
     np.testing.assert_allclose(nn.BCELoss()(p, y).item(), bce, rtol=1e-6)
-    assert nn.MSELoss(size_average=False).reduction == "sum"
+    # the deprecated arguments give the reduction and PyTorch's warning
+    for kwargs, red in (({"size_average": False}, "sum"), ({"reduce": False}, "none"),
+                        ({"size_average": True, "reduce": True}, "mean")):
+        with pytest.warns(UserWarning, match=re.escape(f"size_average and reduce args will be deprecated, please "
+                                                       f"use reduction='{red}' instead.")):
+            assert nn.MSELoss(**kwargs).reduction == red
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert nn.MSELoss(reduction="sum").reduction == "sum"
 
 
 # ---------------------------------------------------------------- init and utils

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import functional as F
+from ...ops._nnutil import reduction_arg
 from .distance import PairwiseDistance
 from .module import Module
 
@@ -11,20 +12,11 @@ __all__ += ["KLDivLoss", "HuberLoss", "MarginRankingLoss", "HingeEmbeddingLoss",
             "GaussianNLLLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "MultiLabelMarginLoss"]
 
 
-def _legacy_reduction(size_average, reduce) -> str:
-    """The deprecated size_average / reduce pair as a reduction string (PyTorch's legacy_get_string)."""
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    if size_average and reduce:
-        return "mean"
-    return "sum" if reduce else "none"
-
-
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
         if size_average is not None or reduce is not None:
-            reduction = _legacy_reduction(size_average, reduce)
+            reduction = reduction_arg(reduction, size_average, reduce)  # (warns, as PyTorch does)
         self.reduction = reduction
 
 
