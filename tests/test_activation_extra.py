@@ -11,13 +11,11 @@ import numpy as np
 import pytest
 
 import autograd_gpu as ag
-from autograd_gpu.ops import fused
 from autograd_gpu.ops.nn_ops import philox_first_word
 
 from conftest import DEVICES
 
 F = ag.nn.functional
-KERNEL_DEVICES = [d for d in DEVICES if d != "cpu"]
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 
 
@@ -321,41 +319,7 @@ def test_rrelu_same_slopes_on_every_device():
             np.testing.assert_array_equal(o, outs[0])  # bit-identical
 
 
-# ---------------------------------------------------------------- fused kernels on CUDA devices
-def _count_calls(monkeypatch, names):
-    calls = {n: 0 for n in names}
-    for n in names:
-        orig = getattr(fused, n)
-
-        def spy(*a, _n=n, _orig=orig, **k):
-            calls[_n] += 1
-            return _orig(*a, **k)
-        monkeypatch.setattr(fused, n, spy)
-    return calls
-
-
-FUSED = [(F.celu, "elu"), (F.selu, "elu"), (F.hardsigmoid, "hardsigmoid"), (F.hardswish, "hardswish"),
-         (F.mish, "mish"), (F.logsigmoid, "logsigmoid"), (F.softsign, "softsign"), (F.rrelu, "leaky_relu")]
-
-
-@pytest.mark.parametrize("dev", KERNEL_DEVICES)
-@pytest.mark.parametrize("fn,kernel", FUSED, ids=[f"{k}-{i}" for i, (_, k) in enumerate(FUSED)])
-def test_one_fused_launch_per_direction(monkeypatch, dev, fn, kernel):
-    calls = _count_calls(monkeypatch, [f"{kernel}_fwd", f"{kernel}_bwd"])
-    x = _t(np.random.default_rng(0).uniform(-4, 4, (3, 4)), dev, requires_grad=True)
-    y = fn(x)
-    assert calls == {f"{kernel}_fwd": 1, f"{kernel}_bwd": 0}
-    y.backward(ag.ones_like(y))
-    assert calls == {f"{kernel}_fwd": 1, f"{kernel}_bwd": 1}
-
-
-@pytest.mark.parametrize("dev", KERNEL_DEVICES)
-def test_rrelu_training_kernel(monkeypatch, dev):
-    calls = _count_calls(monkeypatch, ["rrelu_with_noise_fwd"])
-    F.rrelu(_t(np.linspace(-1, 1, 8), dev), training=True)
-    assert calls == {"rrelu_with_noise_fwd": 1}
-
-
+# ---------------------------------------------------------------- CUDA devices (launch counts: test_nn_functional.py)
 def test_cuda_emulated_matches_cpu():
     if "cuda_emulated" not in DEVICES:
         pytest.skip("cuda_emulated not in the test devices")

@@ -129,7 +129,9 @@ FUSED = [
     (lambda x: F.relu(x), "relu"), (lambda x: F.leaky_relu(x, 0.1), "leaky_relu"),
     (lambda x: F.elu(x), "elu"), (lambda x: F.gelu(x), "gelu"), (lambda x: F.silu(x), "silu"),
     (lambda x: F.softplus(x), "softplus"), (lambda x: ag.sigmoid(x), "sigmoid"),
-    (lambda x: ag.tanh(x), "tanh"),
+    (lambda x: ag.tanh(x), "tanh"), (F.celu, "elu"), (F.selu, "elu"), (F.hardsigmoid, "hardsigmoid"),
+    (F.hardswish, "hardswish"), (F.mish, "mish"), (F.logsigmoid, "logsigmoid"), (F.softsign, "softsign"),
+    (F.rrelu, "leaky_relu"),
     (lambda x: F.softmax(x, 0), "softmax"), (lambda x: F.log_softmax(x, 1), "log_softmax"),
     (lambda x: F.mse_loss(x, x.detach() * 0.5, reduction="none"), "mse"),
     (lambda x: F.smooth_l1_loss(x, x.detach() * 0.5, reduction="none"), "smooth_l1"),
@@ -141,7 +143,7 @@ FUSED = [
 
 
 @pytest.mark.parametrize("dev", KERNEL_DEVICES)
-@pytest.mark.parametrize("fn,kernel", FUSED, ids=[k for _, k in FUSED])
+@pytest.mark.parametrize("fn,kernel", FUSED, ids=[f"{k}-{i}" for i, (_, k) in enumerate(FUSED)])
 def test_one_fused_launch_per_direction(monkeypatch, dev, fn, kernel):
     calls = _count_calls(monkeypatch, [f"{kernel}_fwd", f"{kernel}_bwd"])
     x = _t(np.random.default_rng(0).uniform(-2, 2, (3, 4)), dev, requires_grad=True)
@@ -149,6 +151,13 @@ def test_one_fused_launch_per_direction(monkeypatch, dev, fn, kernel):
     assert calls == {f"{kernel}_fwd": 1, f"{kernel}_bwd": 0}
     y.backward(ag.ones_like(y))
     assert calls == {f"{kernel}_fwd": 1, f"{kernel}_bwd": 1}
+
+
+@pytest.mark.parametrize("dev", KERNEL_DEVICES)
+def test_rrelu_training_kernel(monkeypatch, dev):
+    calls = _count_calls(monkeypatch, ["rrelu_with_noise_fwd"])
+    F.rrelu(_t(np.linspace(-1, 1, 8), dev), training=True)
+    assert calls == {"rrelu_with_noise_fwd": 1}
 
 
 @pytest.mark.parametrize("dev", KERNEL_DEVICES)

@@ -48,6 +48,16 @@ def _pdist(x, p=2.0):
                     dtype=np.float64).reshape(-1)
 
 
+def _channel_affine(y, weight, bias):
+    """y * weight[c] + bias[c] along dim 1 (either may be None)."""
+    shape = (1, y.shape[1]) + (1,) * (y.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
 def _group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     n, c = x.shape[:2]
     y = np.empty_like(x)
@@ -56,12 +66,7 @@ def _group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
         for g in range(num_groups):
             blk = x[i, g * per:(g + 1) * per]
             y[i, g * per:(g + 1) * per] = (blk - blk.mean()) / np.sqrt(blk.var() + eps)
-    shape = (1, c) + (1,) * (x.ndim - 2)
-    if weight is not None:
-        y = y * weight.reshape(shape)
-    if bias is not None:
-        y = y + bias.reshape(shape)
-    return y
+    return _channel_affine(y, weight, bias)
 
 
 def _instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
@@ -75,12 +80,7 @@ def _instance_norm(x, running_mean=None, running_var=None, weight=None, bias=Non
             else:
                 m, v = running_mean[j], running_var[j]
             y[i, j] = (x[i, j] - m) / np.sqrt(v + eps)
-    shape = (1, c) + (1,) * (x.ndim - 2)
-    if weight is not None:
-        y = y * weight.reshape(shape)
-    if bias is not None:
-        y = y + bias.reshape(shape)
-    return y
+    return _channel_affine(y, weight, bias)
 
 
 def _rms_norm(x, normalized_shape, weight=None, eps=None):
