@@ -107,6 +107,53 @@ def test_user_gradient_is_not_aliased():
     assert x.grad.tolist() == [7.0, 7.0] and g0.tolist() == [6.0, 6.0]
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_shared_gradient_arrays_are_copied_before_leaves_own_them(device):
+    # backward() carries gradients as raw arrays, and add's backward hands one array to both inputs: each leaf
+    # (and a retained non-leaf) must end up with its own, so in-place accumulation into one leaves the others
+    x, y = T([1.0, 2.0], device), T([3.0, 4.0], device)
+    (x + y).sum().backward()
+    x.grad.add_(10)
+    assert _np(y.grad).tolist() == [1.0, 1.0] and _np(x.grad).tolist() == [11.0, 11.0]
+    h = x + 0
+    h.retain_grad()
+    (h * 1).sum().backward()
+    x.grad.zero_()
+    assert _np(h.grad).tolist() == [1.0, 1.0]
+    z = T([1.0, 2.0], device)
+    (z + z).sum().backward()  # the same leaf twice: the two gradients summed, once
+    assert _np(z.grad).tolist() == [2.0, 2.0]
+
+
+def test_backward_raw_result_is_checked_like_backward():
+    """An op's backward_raw (the array form the engine runs under backward()) gets backward's checks: the
+    count of gradients, broadcast dims summed back, the input's dtype."""
+    from autograd_gpu.autograd.node import Op
+
+    class PairBackward0(Op):
+        def forward(self, x, y):
+            return x + y
+
+        def backward(self, g):
+            return g, g
+
+    class ShortPair(PairBackward0):
+        def backward_raw(self, gd):
+            return (gd,)
+
+    class BroadcastPair(PairBackward0):
+        def backward_raw(self, gd):
+            return gd, gd.astype(np.float32)  # (2, 3) for a (3,) float64 input: summed and cast back
+
+    x, y = T(np.ones((2, 3))), T(np.ones(3))
+    with pytest.raises(RuntimeError, match=_exact("function ShortPair returned an incorrect number of "
+                                                  "gradients (expected 2, got 1)")):
+        ShortPair.apply(x, y).sum().backward()
+    BroadcastPair.apply(x, y).sum().backward()
+    assert y.grad.dtype is torch.float64 and _np(y.grad).tolist() == [2.0, 2.0, 2.0]
+    assert _np(x.grad).tolist() == [[1.0] * 3] * 2
+
+
 def test_nonleaf_grad_warns_and_retain_grad():
     x = T([1.0, 2.0])
     y = x * 2

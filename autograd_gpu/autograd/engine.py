@@ -111,12 +111,12 @@ def backward_scalar(t, retain_graph=None) -> None:
         raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {t.dtype}")
     dev = t._device
     xp = dev.xp
-    one = _node.Tensor._make(xp.array(1, d.dtype) if not d.shape else xp.ones(d.shape, d.dtype), dev)
-    fn = t.grad_fn  # (np.ones above: a Python wrapper)
-    if fn is not None and fn._n_out == 1:  # the common root: its buffer and heap entry made here
-        _drain({fn: one}, [(-fn._seq, id(fn), fn)], bool(retain_graph), False)
+    one = xp.array(1, d.dtype) if not d.shape else xp.ones(d.shape, d.dtype)  # (np.ones: a Python wrapper)
+    fn = t.grad_fn
+    if fn is not None and fn._n_out == 1 and not _node._fw_enabled[0]:  # the common root, buffered here
+        _drain({fn: one}, [(-fn._seq, id(fn), fn)], bool(retain_graph), False)  # (as an array: see _drain)
     else:
-        _run_all([edge_of(t)], [one], bool(retain_graph), False)
+        _run_all([edge_of(t)], [_node.Tensor._make(one, dev)], bool(retain_graph), False)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
@@ -300,6 +300,8 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
     run. That is the order of PyTorch's ready queue (dependency counts, then sequence number) without the
     pass that counts dependencies. A node reached only by None gradients is not run but is still released
     and passes None on, as in run()."""
+    if not create_graph and not _node._fw_enabled[0]:  # gradients as arrays (see _drain)
+        root_grads = [None if g is None else g._data for g in root_grads]
     buffers, heap = _root_buffers(root_edges, root_grads)
     if len(heap) > 1:
         heapq.heapify(heap)
@@ -307,7 +309,14 @@ def _run_all(root_edges, root_grads, retain_graph, create_graph):
 
 
 def _drain(buffers, heap, retain_graph, create_graph):
-    """_run_all's loop, from the roots' buffered gradients (see _add_grad) and their heap."""
+    """_run_all's loop, from the roots' buffered gradients (see _add_grad) and their heap.
+
+    In the common backward (create_graph=False, no forward-AD level: ``raw``) the gradients travel as raw
+    arrays, not Tensors: an op with ``backward_raw`` runs on them directly (no Tensor per gradient, no op
+    dispatch), any other node (hooks, retain_grad, custom Functions, several outputs) gets them wrapped for
+    _run_node (_run_node_raw), and leaves receive theirs through _accumulate_array. A backward that records a
+    graph of itself carries Tensors, and every node goes through _run_node."""
+    raw = not create_graph and not _node._fw_enabled[0]
     pop, push = heapq.heappop, heapq.heappush
     prev_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
@@ -316,34 +325,66 @@ def _drain(buffers, heap, retain_graph, create_graph):
         while heap:
             node = pop(heap)[2]
             g = buffers.pop(node)  # (a list for a node with several outputs; see _add_grad)
-            if node._plain:  # an op node with one output, no hooks, not retained
+            if node._plain and raw:  # an op node with one output, no hooks, not retained
                 if g is None:
-                    grad_inputs = None  # no gradient reached it: nothing to compute (as in run())
-                elif node._released or _anomaly_enabled[0]:
-                    grad_inputs = _run_node(node, [g], create_graph, None, None, None)
+                    out = None  # no gradient reached it: nothing to compute (as in run())
+                elif node._released or _anomaly_enabled[0] or (braw := node.backward_raw) is None:
+                    out = _run_node_raw(node, [g])
                 else:
-                    grad_inputs = _checked_grads(node, node.backward(g), create_graph)
+                    out = braw(g)
+                    if type(out) is not tuple:
+                        out = (out,)
+                    # the common case inline (as in _checked_grads): every gradient has its input's shape and
+                    # dtype (dtype by identity; an equal but distinct descriptor takes _checked_arrays)
+                    meta = node._input_meta
+                    n = len(meta)
+                    if n == 1 and len(out) == 1:
+                        d = out[0]
+                        if d is not None and (d.shape != meta[0][0] or d.dtype is not meta[0][1]):
+                            out = _checked_arrays(node, out)
+                    elif n == 2 and len(out) == 2:
+                        d, e = out
+                        (s0, t0), (s1, t1) = meta
+                        if not ((d is None or d.shape == s0 and d.dtype is t0)
+                                and (e is None or e.shape == s1 and e.dtype is t1)):
+                            out = _checked_arrays(node, out)
+                    elif len(out) == n:  # (linear's three inputs)
+                        for d, (s0, t0) in zip(out, meta):
+                            if d is not None and (d.shape != s0 or d.dtype is not t0):
+                                out = _checked_arrays(node, out)
+                                break
+                    else:
+                        out = _checked_arrays(node, out)  # (raises: the wrong number of gradients)
+                    d = e = None
             elif type(node) is AccumulateGrad:
                 if g is not None:
-                    if node._pre_hooks is not None or node._tensor_hooks is not None \
+                    if not raw:
+                        grads, g = [g], None  # (the list holds the only reference: see _accumulate)
+                        _run_node(node, grads, create_graph, None, None, None)
+                    elif node._pre_hooks is not None or node._tensor_hooks is not None \
                             or node._post_hooks is not None:
-                        _run_node(node, [g], create_graph, None, None, None)
+                        grads, g = [g], None
+                        _run_node_raw(node, grads)
                     else:
                         var = node._variable_ref()
                         if var is not None:  # (None: the leaf is gone, and its gradient with it)
-                            _accumulate(var, g, create_graph)  # a leaf's gradient: the common end
+                            _accumulate_array(var, g)  # a leaf's gradient: the common end
                 g = None
                 continue
             else:
                 grads = g if node._n_out != 1 else [g]
-                grad_inputs = None if all(x is None for x in grads) else \
-                    _run_node(node, grads, create_graph, None, None, None)
+                g = None
+                if all(x is None for x in grads):
+                    out = None
+                else:
+                    out = _run_node_raw(node, grads) if raw else \
+                        _run_node(node, grads, create_graph, None, None, None)
                 grads = None
             g = None  # (the gradient it received: see the note at the end of the loop)
             if not retain_graph:
                 node._release()
             nf = node.next_functions
-            for (child, nr), g in zip(nf, grad_inputs if grad_inputs is not None else (None,) * len(nf)):
+            for (child, nr), g in zip(nf, out if out is not None else (None,) * len(nf)):
                 if child is None:
                     continue
                 if child not in buffers:  # the first gradient (or None) for this node: queue it
@@ -358,13 +399,45 @@ def _drain(buffers, heap, retain_graph, create_graph):
                         buffers[child] = g if old is None else old + g
                     else:
                         _add_grad(buffers, child, nr, g)
-            # drop this frame's references to the gradients: AccumulateGrad takes ownership of an array
-            # only when nothing else refers to it (see _adopt)
-            g = grad_inputs = None
+            # drop this frame's references to the gradients: a leaf takes ownership of an array only when
+            # nothing else refers to it (see _accumulate_array, _accumulate)
+            g = out = old = braw = None
     finally:
         _quiet_exit(token)
         _grad_state.enabled = prev_mode
-    return None
+
+
+def _run_node_raw(node, grads):
+    """_run_node for _drain's array mode: the arrays in ``grads`` wrapped as Tensors on the node's output device, the
+    gradients it returns unwrapped."""
+    make, dev = _node.Tensor._make, node.dev
+    tensors = [None if g is None else make(g, dev) for g in grads]
+    grads.clear()  # (the caller's list: the arrays are the Tensors' now, see _accumulate)
+    result = _run_node(node, tensors, False, None, None, None)
+    if result is None:
+        return None
+    return [None if r is None else r._data for r in result]
+
+
+def _checked_arrays(node, out):
+    """_checked_grads for arrays: aligned with the inputs, each summed back over broadcast dims and cast to its
+    input's dtype."""
+    meta = node._input_meta
+    n = len(meta)
+    if len(out) != n:
+        raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients (expected "
+                           f"{n}, got {len(out)})")
+    result = list(out)
+    for i, (d, (shape, dtype)) in enumerate(zip(out, meta)):
+        if d is None:
+            continue
+        if d.shape != shape:
+            _check_sum_to(d.shape, shape, node, i)
+            d = _sum_to_array(d, shape)
+        if d.dtype != dtype:
+            d = d.astype(dtype)
+        result[i] = d
+    return result
 
 
 def _run_node(node, grads, create_graph, capture, captured, stop):
@@ -412,7 +485,10 @@ def _run_node(node, grads, create_graph, capture, captured, stop):
         grads = [_node.Tensor._make(xp.zeros(s, d), node.dev) if g is None else g
                  for g, (s, d) in zip(grads, node._out_meta)]
     try:
-        out = node.backward(*grads)
+        if node.backward_raw is not None and not create_graph and not _node._fw_enabled[0]:
+            out = _wrap_arrays(node.backward_raw(grads[0]._data), node.dev)
+        else:
+            out = node.backward(*grads)
     except Exception:
         if _anomaly_enabled[0]:  # show where the failing node was created (autograd.detect_anomaly)
             from .anomaly import print_stack
@@ -429,6 +505,14 @@ def _run_node(node, grads, create_graph, capture, captured, stop):
                 _check_hook_result(hook, r, len(result))
                 result = list(r)
     return result
+
+
+def _wrap_arrays(out, dev):
+    """A backward_raw result as Tensors on ``dev`` (the op's inputs are on its device)."""
+    make = _node.Tensor._make
+    if type(out) is not tuple:
+        return None if out is None else make(out, dev)
+    return tuple([None if d is None else make(d, dev) for d in out])
 
 
 def _checked_grads(node, out, create_graph):
@@ -551,6 +635,30 @@ def _accumulate(var, g, create_graph):
             hook(var)
 
 
+def _accumulate_array(var, d):
+    """_accumulate for _drain's array mode: ``d`` is the gradient's array. The first gradient becomes the leaf's
+    ``.grad`` without a copy when nothing else refers to the array (references to d: the engine's local, this
+    parameter, getrefcount's argument)."""
+    _lock_acquire()  # (see _accumulate)
+    try:
+        old = var._grad
+        if old is None:
+            if d.base is not None or _refcount(d) > 3:
+                d = _owned_array(d, 4)
+            var._grad = _node.Tensor._make(d, var._device)
+        elif old._requires_grad:
+            var._grad = old.detach() + _node.Tensor._make(d, var._device)
+        else:
+            od = old._data
+            od += d
+            old._version[0] += 1
+    finally:
+        _lock_release()
+    if var._post_acc_hooks is not None:
+        for hook in list(var._post_acc_hooks.values()):
+            hook(var)
+
+
 _accumulate_lock = threading.RLock()
 _lock_acquire, _lock_release = _accumulate_lock.acquire, _accumulate_lock.release
 _ndarray = _np.ndarray
@@ -561,26 +669,33 @@ _refcount = sys.getrefcount
 def _adopt(var, g):
     """The first gradient of a leaf, as its ``.grad``, when ``g`` itself can't be (_accumulate takes g when it
     is a fresh, unshared tensor whose array is no view): a new tensor on g's array when nothing else can see
-    that array, else on a copy.
-
-    PyTorch steals a gradient whose use count allows it; a view, an array another tensor also wraps, or a
-    gradient tensor referenced from anywhere but the engine (identity backward feeding two edges,
-    user-given gradient, hooks) is copied so later in-place accumulation can't alias. Exclusive
-    references: g -> the engine's buffer or local, the parameters of _accumulate and of this function,
-    getrefcount's argument; d -> g._data, local d, the argument."""
+    that array (see _owned_array), else on a copy. References to g: the engine's buffer or local, the
+    parameters of _accumulate and of this function, getrefcount's argument; to d: g._data, local d, the
+    parameter of _owned_array, the argument."""
     d = g._data
-    view = d.base is not None
-    if view:
-        b = d.base
-        # a writable contiguous view spanning all of an otherwise unreferenced array (the transposed-back
-        # weight gradient of a linear layer, a reshaped sum) owns its memory (refs to b: d.base, local b,
-        # the argument)
-        if (b.size == d.size and _refcount(b) <= 3 and getattr(d.flags, "writeable", True)  # (CuPy: none)
-                and (d.flags.c_contiguous or d.flags.f_contiguous)):
-            view = False
-            if b.shape == d.shape and b.strides == d.strides and b.dtype == d.dtype:
-                d = b  # (not a reinterpreting view: relu's backward builds float bits in uint)
-        b = None
-    if view or g._requires_grad or _refcount(g) > 4 or _refcount(d) > 3:
+    if g._requires_grad or _refcount(g) > 4:
         d = d.copy()
+    else:
+        d = _owned_array(d, 4)
     return _node.Tensor._make(d, var._device)
+
+
+def _owned_array(d, refs):
+    """``d`` when nothing but the engine can see it (at most ``refs`` references, getrefcount's argument
+    included), else a copy; so later in-place accumulation into ``.grad`` can't alias.
+
+    PyTorch steals a gradient whose use count allows it; a view, an array referenced from anywhere but the
+    engine (identity backward feeding two edges, user-given gradient, hooks) is copied. Except: a writable
+    contiguous view spanning all of an otherwise unreferenced array (the transposed-back weight gradient of a
+    linear layer, a reshaped sum) owns its memory."""
+    b = d.base
+    if b is None:
+        return d if _refcount(d) <= refs else d.copy()
+    # (references to b: d.base, local b, the argument)
+    if (b.size == d.size and _refcount(b) <= 3 and _refcount(d) <= refs
+            and getattr(d.flags, "writeable", True)  # (CuPy: no such flag)
+            and (d.flags.c_contiguous or d.flags.f_contiguous)):
+        if b.shape == d.shape and b.strides == d.strides and b.dtype == d.dtype:
+            return b  # (not a reinterpreting view: relu's backward builds float bits in uint)
+        return d
+    return d.copy()

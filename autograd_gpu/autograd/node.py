@@ -42,6 +42,11 @@ class Node:
     _plain = False        # one output, no hooks, no retain_grad: the engine's fast path (see Op)
     save_result = False   # whether backward needs the output (PyTorch's saved `result`)
     non_differentiable = ()  # output indices that never carry gradient (e.g. argmax indices)
+    # backward_raw(grad_array) -> one array (or None) per input: the first-order backward on raw arrays, which
+    # the engine runs instead of ``backward`` when no graph of the backward is recorded (create_graph=False,
+    # no forward-AD level). Hot ops define it; ``backward`` stays the Tensor formula (double backward, forward
+    # AD) and the reference the tests compare against.
+    backward_raw = None
 
     def name(self) -> str:
         return type(self).__name__
@@ -105,17 +110,22 @@ class Node:
     def _release(self):
         """Free what was saved for backward (called by the engine unless retain_graph)."""
         d = self.__dict__
-        arrays = ()
+        arrays = None
         if d:
             for k, v in d.items():
-                if type(v) not in _PLAIN and hasattr(v, "shape") and hasattr(v, "dtype"):
-                    arrays += (k,)
-        if self._saved or self._result is not None or arrays:
+                kind = type(v)  # (an ndarray first: its shape attribute builds a tuple per look)
+                if kind is _ndarray or kind not in _PLAIN and hasattr(v, "shape") and hasattr(v, "dtype"):
+                    if arrays is None:
+                        arrays = [k]
+                    else:
+                        arrays.append(k)
+        if self._saved or self._result is not None or arrays is not None:
             self._released = True
             self._saved = ()
             self._result = None
-            for k in arrays:
-                del d[k]
+            if arrays is not None:
+                for k in arrays:
+                    del d[k]
 
     # --- hooks (see autograd.graph for the public API) -----------------------------------------------
     def register_hook(self, fn):
@@ -227,6 +237,14 @@ class Op(Node):
     _out_meta = None
     # (_released and _result stay slots, set by _record: _release writes them, and a write to a name that
     # a class default shadows would make the node an instance dict)
+
+    def _backward_unwrapped(self, gd):
+        """``backward`` (the Tensor formula) on an array, its result as arrays: a backward_raw's fallback for
+        its rare cases."""
+        out = self.backward(Tensor._make(gd, self.dev))
+        if type(out) is not tuple:
+            return None if out is None else out._data
+        return tuple([None if t is None else t._data for t in out])
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -347,13 +365,14 @@ _new = object.__new__
 _NO_EDGE = (None, 0)
 _NEED1 = (True,)  # a one-input op is recorded only when its input requires grad
 _PLAIN = frozenset((int, float, bool, str, tuple, type(None)))  # node params that can't hold an array
+_ndarray = __import__("numpy").ndarray
 
 
 def raw_backward() -> bool:
     """Whether a backward may compute on raw arrays and wrap the result: no graph of the backward is being
-    recorded (create_graph=False) and no forward-AD tangent must flow through it. Hot ops use it to skip
-    the per-op dispatch of their Tensor-op formula; the formula stays the reference (and the double-backward
-    path)."""
+    recorded (create_graph=False) and no forward-AD tangent must flow through it (the condition under which the
+    engine runs ``backward_raw``). For a ``backward`` with an array shortcut of its own, or one that has no
+    differentiable form."""
     return not _grad_state.enabled and not _fw_enabled[0]
 
 

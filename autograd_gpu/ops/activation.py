@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import _dtype
-from ..autograd.node import Op, raw_backward
+from ..autograd.node import Op
 from ..tensor import Tensor
 from ._nnutil import const as _const, fused as _fused, kernels as _kernels, require_float as _require_float
 from . import gelu_np as _gelu_np
@@ -140,9 +140,12 @@ class ReluBackward0(Op):
         # less than making a NumPy scalar
         return self.dev.xp.maximum(x, 0.0 if x.dtype.kind == "f" else x.dtype.type(0))
 
+    def backward_raw(self, gd):
+        if self.dev.uses_kernels:
+            return self._backward_unwrapped(gd)  # (ThresholdBackwardBackward0's kernel)
+        return _relu_grad_np(gd, self.result_array())
+
     def backward(self, g):
-        if not self.dev.uses_kernels and raw_backward():  # (every MLP layer: skip the op dispatch)
-            return Tensor._make(_relu_grad_np(g._data, self.result_array()), g._device)
         return ThresholdBackwardBackward0.apply(g, self.result, threshold=0)
 
 

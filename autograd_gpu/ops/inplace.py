@@ -154,7 +154,8 @@ def _arith_method(fn_name):
         if self._device is not _CPU or self._fw_grad is not None or d.dtype.kind != "f" \
                 or (tracked and _grad_state.enabled):
             return slow(self, other)
-        self._check_inplace()
+        if _grad_state.enabled or self._is_inference:  # (under no_grad only an inference tensor is refused)
+            self._check_inplace()
         iop(d, od)
         self._version[0] += 1
         return self

@@ -37,13 +37,14 @@ class MmBackward0(Op):
     def forward(self, a, b):
         return a @ b
 
+    def backward_raw(self, gd):
+        a, b = self.saved_tensors
+        need = self.needs_input_grad
+        return (gd @ b._data.T if need[0] else None), (_mat2_grad(gd, a._data, b._data) if need[1] else None)
+
     def backward(self, g):
         a, b = self.saved_tensors
         need = self.needs_input_grad
-        if raw_backward():
-            dev, gd = g._device, g._data
-            return (_make(gd @ b._data.T, dev) if need[0] else None), \
-                (_make(_mat2_grad(gd, a._data, b._data), dev) if need[1] else None)
         return (g.mm(b.mT) if need[0] else None), (a.mT.mm(g) if need[1] else None)
 
 
@@ -66,18 +67,20 @@ class AddmmBackward0(Op):
             out += c * c.dtype.type(beta)
         return out
 
+    def backward_raw(self, gd):
+        a, b = self.saved_tensors
+        need = self.needs_input_grad
+        beta, alpha = self.beta, self.alpha
+        ga = gd if alpha == 1 else gd * gd.dtype.type(alpha)
+        gc = None
+        if need[0]:  # the engine sums it to input's shape (the bias row)
+            gc = gd if beta == 1 else gd * gd.dtype.type(beta)
+        return gc, (ga @ b._data.T if need[1] else None), (_mat2_grad(ga, a._data, b._data) if need[2] else None)
+
     def backward(self, g):
         a, b = self.saved_tensors
         need = self.needs_input_grad
         beta, alpha = self.beta, self.alpha
-        if raw_backward():
-            dev, gd = g._device, g._data
-            ga = gd if alpha == 1 else gd * gd.dtype.type(alpha)
-            gc = None
-            if need[0]:  # the engine sums it to input's shape (the bias row)
-                gc = g if beta == 1 else _make(gd * gd.dtype.type(beta), dev)
-            return gc, (_make(ga @ b._data.T, dev) if need[1] else None), \
-                (_make(_mat2_grad(ga, a._data, b._data), dev) if need[2] else None)
         ga = g if alpha == 1 else g * alpha
         gc = (g if beta == 1 else g * beta) if need[0] else None
         return gc, (ga.mm(b.mT) if need[1] else None), (a.mT.mm(ga) if need[2] else None)
@@ -97,16 +100,17 @@ class LinearAddmmBackward0(Op):
         out += c
         return out
 
+    def backward_raw(self, gd):
+        a, w = self.saved_tensors
+        need = self.needs_input_grad
+        gc = None
+        if need[0]:  # the bias row: what the engine's sum-to-size would compute
+            gc = _add_reduce(gd, axis=0) if type(gd) is np.ndarray else gd.sum(axis=0)
+        return gc, (gd @ w._data if need[1] else None), (gd.T @ a._data if need[2] else None)
+
     def backward(self, g):
         a, w = self.saved_tensors
         need = self.needs_input_grad
-        if raw_backward():
-            dev, gd = g._device, g._data
-            gc = None
-            if need[0]:  # the bias row: what the engine's sum-to-size would compute
-                gc = _make(_add_reduce(gd, axis=0) if type(gd) is np.ndarray else gd.sum(axis=0), dev)
-            return gc, (_make(gd @ w._data, dev) if need[1] else None), \
-                (_make(gd.T @ a._data, dev) if need[2] else None)
         return (g if need[0] else None), (g.mm(w) if need[1] else None), (g.mT.mm(a) if need[2] else None)
 
 
@@ -132,13 +136,14 @@ class VecMatBackward(Op):
     def forward(self, a, b):
         return a @ b
 
+    def backward_raw(self, gd):
+        a, b = self.saved_tensors
+        need = self.needs_input_grad
+        return (b._data @ gd if need[0] else None), (a._data.reshape(-1, 1) * gd if need[1] else None)
+
     def backward(self, g):
         a, b = self.saved_tensors
         need = self.needs_input_grad
-        if raw_backward():
-            dev, gd, ad = g._device, g._data, a._data
-            return (_make(b._data @ gd, dev) if need[0] else None), \
-                (_make(ad.reshape(-1, 1) * gd, dev) if need[1] else None)
         return (b.mv(g) if need[0] else None), (a.outer(g) if need[1] else None)
 
 

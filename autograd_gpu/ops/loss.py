@@ -86,6 +86,26 @@ class BinaryCrossEntropyWithLogitsBackward0(Op):
             self.n = loss.size
         return _reduce_array(loss, reduction)
 
+    def _dx_array(self, gd, saved):
+        """d loss / dx on arrays (the NumPy formula; no graph to record)."""
+        x, y, extra = saved[0], saved[1], saved[2:]
+        scale = 1 / (self.n or x._data.size) if self.reduction == "mean" else 1
+        w = extra[0]._data if self.has_w else None
+        pw = extra[-1]._data if self.has_pw else None
+        # a 0-d upstream gradient (mean / sum) as a Python float: NumPy keeps x's dtype for it
+        gy = float(gd) * scale if not gd.ndim else _scaled(gd, scale)
+        return _bce_logits_dx(self.dev.xp, gy, x._data, y._data, w, pw)
+
+    def backward_raw(self, gd):
+        need = self.needs_input_grad
+        if self.dev.uses_kernels or need[1]:
+            return self._backward_unwrapped(gd)
+        saved = self.saved_tensors
+        grads = [None] * len(saved)
+        if need[0]:
+            grads[0] = self._dx_array(gd, saved)
+        return tuple(grads)
+
     def backward(self, g):
         saved = self.saved_tensors
         x, y, extra = saved[0], saved[1], saved[2:]
@@ -93,13 +113,8 @@ class BinaryCrossEntropyWithLogitsBackward0(Op):
         need = self.needs_input_grad
         grads = [None] * len(saved)
         if need[0]:
-            if not self.dev.uses_kernels and raw_backward():  # no graph to record: the NumPy formula directly
-                w = extra[0]._data if self.has_w else None
-                pw = extra[-1]._data if self.has_pw else None
-                gd = g._data
-                # a 0-d upstream gradient (mean / sum) as a Python float: NumPy keeps x's dtype for it
-                gy = float(gd) * scale if not gd.ndim else _scaled(gd, scale)
-                grads[0] = Tensor._make(_bce_logits_dx(self.dev.xp, gy, x._data, y._data, w, pw), g._device)
+            if not self.dev.uses_kernels and raw_backward():  # (backward_raw's fallback, for need[1])
+                grads[0] = Tensor._make(self._dx_array(g._data, saved), g._device)
             else:
                 grads[0] = BinaryCrossEntropyWithLogitsBackwardBackward0.apply(
                     g, x, y, *extra, has_weight=self.has_w, has_pos_weight=self.has_pw, scale=scale)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.node import Op, raw_backward
+from ..autograd.node import Op
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, const, fused as _fused, not_differentiable, reduction_arg, REDUCTIONS
 from ._pw_common import acc_dtype
@@ -248,13 +248,17 @@ class _FusedCrossEntropy(Op):
         with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: 0 / 0 = nan, as in PyTorch
             return (loss.sum() / loss.dtype.type(self.count)).astype(x.dtype)
 
+    def backward_raw(self, gd):
+        if self.dev.uses_kernels:
+            return self._backward_unwrapped(gd)  # (CrossEntropyLossBackwardBackward0's kernel)
+        (x,) = self.saved_tensors  # (the version check)
+        grow = gd if self.reduction != "mean" else gd / self.count  # (weak int: g's dtype)
+        return _xent_bwd_from_probs(self.probs, self.target, grow, self.ignore_index, self.eps, x._data.dtype,
+                                    self.all_valid)
+
     def backward(self, g):
         (x,) = self.saved_tensors
         count = self.count
-        if not self.dev.uses_kernels and raw_backward():  # no graph to record: from the saved softmax
-            grow = g._data if self.reduction != "mean" else g._data / count  # (weak int: g's dtype)
-            return Tensor._make(_xent_bwd_from_probs(self.probs, self.target, grow, self.ignore_index, self.eps,
-                                                     x._data.dtype, self.all_valid), g._device)
         stats = self.stats if self.dev.uses_kernels else np.concatenate((self.row_max, self.row_log_sum), axis=1)
         return CrossEntropyLossBackwardBackward0.apply(
             g, x, target=self.target, stats=stats, reduction=self.reduction,

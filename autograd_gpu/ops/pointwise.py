@@ -12,7 +12,7 @@ import numpy as np
 from .. import _dtype
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd import node as _node
-from ..autograd.node import Op, raw_backward
+from ..autograd.node import Op
 from ..tensor import Tensor
 from ._util import is_scalar, promote, py_scalar, scalar_out_dtype
 
@@ -65,6 +65,13 @@ class AddBackward0(Op):
             return _scalar_op(x, other * alpha if alpha != 1 else other, operator.add)
         return x + y if alpha == 1 else x + y * alpha
 
+    def backward_raw(self, gd):
+        if len(self.next_functions) == 1:
+            return gd
+        if self.alpha != 1:
+            return self._backward_unwrapped(gd)
+        return gd, gd  # (one array for both: the engine copies before accumulating into a shared one)
+
     def backward(self, g):
         if len(self.next_functions) == 1:
             return g
@@ -77,6 +84,13 @@ class SubBackward0(Op):
         if y is None:
             return _scalar_op(x, other * alpha if alpha != 1 else other, operator.sub)
         return x - y if alpha == 1 else x - y * alpha
+
+    def backward_raw(self, gd):
+        if len(self.next_functions) == 1:
+            return gd
+        if self.alpha != 1:
+            return self._backward_unwrapped(gd)
+        return gd, -gd
 
     def backward(self, g):
         if len(self.next_functions) == 1:
@@ -105,17 +119,20 @@ class MulBackward0(Op):
         self.save = (0, 1)
         return x * y
 
+    def backward_raw(self, gd):
+        if len(self.next_functions) == 1:
+            if gd.dtype.kind == "f":  # (float g: no dtype change to decide)
+                return gd * self.other
+            return self._backward_unwrapped(gd)
+        x, y = self.saved_tensors
+        need = self.needs_input_grad
+        return (gd * y._data if need[0] else None), (gd * x._data if need[1] else None)
+
     def backward(self, g):
         if len(self.next_functions) == 1:
-            if raw_backward() and g._data.dtype.kind == "f":  # (float g: no dtype change to decide)
-                return Tensor._make(g._data * self.other, g._device)
             return g * self.other
         x, y = self.saved_tensors
         need = self.needs_input_grad
-        if raw_backward():
-            gd, dev = g._data, g._device
-            return (Tensor._make(gd * y._data, dev) if need[0] else None), \
-                (Tensor._make(gd * x._data, dev) if need[1] else None)
         return (g * y if need[0] else None), (g * x if need[1] else None)
 
 
@@ -280,8 +297,13 @@ def _mul_float(input, other):
 
 def rmul(input, other):
     """other * input for a non-Tensor ``other`` (Tensor.__rmul__): a Python float (SGD's ``lr * p.grad``)
-    goes straight to _mul_float, ahead of mul's checks for the tensor case."""
-    return _mul_float(input, other) if type(other) is float else mul(input, other)
+    takes _mul_float's path (inline: one frame less per parameter), ahead of mul's checks."""
+    if type(other) is not float:
+        return mul(input, other)
+    d = input._data
+    if not input._requires_grad and d.dtype.kind == "f" and not _fw_enabled[0]:
+        return _make(d * other, input._device)
+    return MulBackward0.apply(input, other=other)
 
 
 _fw_enabled = _node._fw_enabled

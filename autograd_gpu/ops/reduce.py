@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _dtype
 from ..autograd.grad_mode import state as _grad_state
-from ..autograd.node import Op, raw_backward
+from ..autograd.node import Op
 from ..tensor import Tensor
 from ._pw_common import _F16, const, keep, opmath, quiet, tname, to_float
 from ._util import wrap_dims
@@ -66,19 +66,20 @@ class SumBackward0(Op):
             return np.array(_accumulate(_add_reduce, x, dtype, axis=None))
         return xp.asarray(_accumulate(xp.sum, x, dtype))
 
+    def backward_raw(self, gd):
+        return _fill(self.dev.xp, gd, self.shape)
+
     def backward(self, g):
-        if raw_backward():
-            return _fill(g, self.shape)
         return g.expand(self.shape)
 
 
-def _fill(g: Tensor, shape) -> Tensor:
-    """g (0-d) broadcast to ``shape`` without recording: a fresh array when small (NumPy's broadcast_to
-    costs more than filling it), a read-only stride-0 view when large."""
-    gd = g._data
-    xp = g._device.xp
+def _fill(xp, gd, shape):
+    """The array gd (0-d) broadcast to ``shape``: a fresh array when small (NumPy's broadcast_to costs more
+    than filling it), a read-only stride-0 view when large."""
+    if type(gd) is not np.ndarray and isinstance(gd, np.generic):  # (NumPy's 0-d arithmetic gives scalars)
+        gd = np.array(gd)
     if type(gd) is not np.ndarray or gd.ndim or len(shape) == 0:
-        return Tensor._make(xp.broadcast_to(gd, shape), g._device)
+        return xp.broadcast_to(gd, shape)
     n = 1
     for s in shape:
         n *= s
@@ -88,7 +89,7 @@ def _fill(g: Tensor, shape) -> Tensor:
     else:
         out = np.ndarray(shape, gd.dtype, buffer=gd, strides=(0,) * len(shape))
         out.flags.writeable = False
-    return Tensor._make(out, g._device)
+    return out
 
 
 class SumBackward1(Op):
@@ -132,9 +133,12 @@ class MeanBackward0(Op):
             out = x.mean(dtype=_dtype.to_numpy_dtype(dtype)) if dtype is not None else x.mean()
         return self.dev.xp.asarray(out)
 
+    def backward_raw(self, gd):
+        if not self.n:
+            return self._backward_unwrapped(gd)
+        return _fill(self.dev.xp, gd / self.n, self.shape)
+
     def backward(self, g):
-        if self.n and raw_backward():
-            return _fill(Tensor._make(g._data / max(self.n, 1), g._device), self.shape)
         return (g / max(self.n, 1)).expand(self.shape) if self.n else g.expand(self.shape) * float("nan")
 
 

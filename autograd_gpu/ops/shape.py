@@ -1,7 +1,7 @@
 """Shape ops: views and copies that move elements around. Views share the base's version counter."""
 from __future__ import annotations
 
-from ..autograd.node import Op, raw_backward
+from ..autograd.node import Op
 from ..tensor import Tensor
 from ._util import shape_arg, wrap_dim, wrap_dims
 
@@ -25,6 +25,9 @@ class ViewBackward0(Op):
                                "one dimension spans across two contiguous subspaces). Use .reshape(...) "
                                "instead.") from None
 
+    def backward_raw(self, gd):
+        return gd.reshape(self.shape)
+
     def backward(self, g):
         return g.reshape(self.shape)
 
@@ -40,6 +43,8 @@ class ReshapeAliasBackward0(Op):
         self.shape = x.shape
         return x.reshape(shape)
 
+    backward_raw = ViewBackward0.backward_raw
+
     def backward(self, g):
         return g.reshape(self.shape)
 
@@ -48,6 +53,9 @@ class ExpandBackward0(Op):
     def forward(self, x, shape=None):
         self.shape = x.shape
         return self.dev.xp.broadcast_to(x, shape)
+
+    def backward_raw(self, gd):
+        return gd  # (the engine sums a gradient back to its input's shape: _checked_arrays)
 
     def backward(self, g):
         return g.sum_to_size(self.shape)
@@ -127,9 +135,10 @@ class TransposeBackward0(Op):
         self.dims = (dim0, dim1)
         return x.swapaxes(dim0, dim1)
 
+    def backward_raw(self, gd):
+        return gd.swapaxes(*self.dims)
+
     def backward(self, g):
-        if raw_backward():  # (hot: every linear layer's weight gradient passes here)
-            return Tensor._make(g._data.swapaxes(*self.dims), g._device)
         return g.transpose(*self.dims)
 
 
@@ -155,11 +164,11 @@ class UnsqueezeBackward0(Op):
         shape = x.shape
         return x.reshape(shape[:dim] + (1,) + shape[dim:])
 
+    def backward_raw(self, gd):
+        shape = gd.shape
+        return gd.reshape(shape[:self.dim] + shape[self.dim + 1:])
+
     def backward(self, g):
-        if raw_backward():
-            gd = g._data
-            shape = gd.shape
-            return Tensor._make(gd.reshape(shape[:self.dim] + shape[self.dim + 1:]), g._device)
         return g.squeeze(self.dim)
 
 
@@ -170,9 +179,10 @@ class SqueezeBackward0(Op):
         self.shape = x.shape
         return x.reshape([s for i, s in enumerate(x.shape) if i not in dims])
 
+    def backward_raw(self, gd):
+        return gd.reshape(self.shape)
+
     def backward(self, g):
-        if raw_backward():
-            return Tensor._make(g._data.reshape(self.shape), g._device)
         return g.reshape(self.shape)
 
 

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ..autograd.node import Op, raw_backward
+from ..autograd.node import Op
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, fused as _fused, wrap_dim as _wrap
 from ._pw_common import _F16
@@ -94,16 +94,19 @@ class LogSoftmaxBackward0(Op):
             return _fused().log_softmax_fwd(self.dev, x, dim)
         return _softmax_np(self.dev.xp, x, dim, True)
 
+    def backward_raw(self, gd):
+        y = self.result_array()
+        if self.dev.uses_kernels or not y.ndim:
+            return self._backward_unwrapped(gd)
+        # _log_softmax_backward_data's arithmetic, in place on the one temporary
+        xp = self.dev.xp
+        e = xp.exp(y)
+        e *= np.add.reduce(gd, axis=self.dim, keepdims=True) if type(gd) is np.ndarray else \
+            gd.sum(axis=self.dim, keepdims=True)
+        return xp.subtract(gd, e, out=e)
+
     def backward(self, g):
-        y = self.result
-        if not self.dev.uses_kernels and y._data.ndim and raw_backward():
-            # _log_softmax_backward_data's arithmetic, in place on the one temporary
-            gd = g._data
-            e = self.dev.xp.exp(y._data)
-            e *= np.add.reduce(gd, axis=self.dim, keepdims=True) if type(gd) is np.ndarray else \
-                gd.sum(axis=self.dim, keepdims=True)
-            return Tensor._make(self.dev.xp.subtract(gd, e, out=e), g._device)
-        return LogSoftmaxBackwardDataBackward0.apply(g, y, dim=self.dim)
+        return LogSoftmaxBackwardDataBackward0.apply(g, self.result, dim=self.dim)
 
 
 class LogSoftmaxBackwardDataBackward0(Op):
