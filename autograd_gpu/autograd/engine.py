@@ -328,10 +328,10 @@ def _drain(buffers, heap, retain_graph, create_graph):
             if node._plain and raw:  # an op node with one output, no hooks, not retained
                 if g is None:
                     out = None  # no gradient reached it: nothing to compute (as in run())
-                elif node._released or _anomaly_enabled[0] or (braw := node.backward_raw) is None:
-                    out = _run_node_raw(node, [g])
+                elif node._released or _anomaly_enabled[0]:
+                    out = _run_node_raw(node, [g])  # (raises RELEASED_MSG / reports the anomaly)
                 else:
-                    out = braw(g)
+                    out = braw(g) if (braw := node.backward_raw) is not None else node._backward_unwrapped(g)
                     if type(out) is not tuple:
                         out = (out,)
                     # the common case inline (as in _checked_grads): every gradient has its input's shape and

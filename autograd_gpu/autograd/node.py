@@ -239,11 +239,14 @@ class Op(Node):
     # a class default shadows would make the node an instance dict)
 
     def _backward_unwrapped(self, gd):
-        """``backward`` (the Tensor formula) on an array, its result as arrays: a backward_raw's fallback for
-        its rare cases."""
+        """``backward`` (the Tensor formula) on an array, its result as arrays: what the engine runs for an op
+        without a backward_raw, and a backward_raw's fallback for its rare cases."""
         out = self.backward(Tensor._make(gd, self.dev))
         if type(out) is not tuple:
             return None if out is None else out._data
+        if len(out) == 2:  # (unrolled: the engine runs this for every op without a backward_raw)
+            a, b = out
+            return (None if a is None else a._data), (None if b is None else b._data)
         return tuple([None if t is None else t._data for t in out])
 
     @classmethod
