@@ -248,6 +248,30 @@ def test_linear_init_and_forward():
 
 
 @pytest.mark.parametrize("dev", DEVICES)
+@pytest.mark.parametrize("batch", [1, 3])
+def test_linear_weight_gradient_is_the_batch_outer_product_sum(dev, batch):
+    # a batch of one takes a broadcast multiply instead of a GEMM with inner dimension 1 (linalg._mm_t): the
+    # same products, so float32 gradients equal the float64 closed form rounded once
+    rng = np.random.default_rng(0)
+    xs, gs = rng.standard_normal((batch, 50)), rng.standard_normal((batch, 7))
+    x = ag.tensor(xs, dtype=ag.float32, device=dev)
+    w = ag.zeros(7, 50, requires_grad=True, device=dev)
+    b = ag.zeros(7, requires_grad=True, device=dev)
+    m = ag.zeros(50, 7, requires_grad=True, device=dev)
+    g = ag.tensor(gs, dtype=ag.float32, device=dev)
+    F.linear(x, w, b).backward(g)
+    (x @ m).backward(g)  # mm's second-operand gradient: x.T @ g
+    x64, g64 = x._host().astype(np.float64), g._host().astype(np.float64)
+    expected = g64.T @ x64
+    if batch == 1:
+        assert np.array_equal(w.grad._host(), expected.astype(np.float32))
+        assert np.array_equal(m.grad._host(), expected.T.astype(np.float32))
+    np.testing.assert_allclose(w.grad._host(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(m.grad._host(), expected.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(b.grad._host(), g64.sum(0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dev", DEVICES)
 def test_conv_pool_modules(dev):
     ag.manual_seed(0)
     conv = nn.Conv2d(2, 4, 3, padding="same", groups=2).to(dev)

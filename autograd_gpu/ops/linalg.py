@@ -27,8 +27,17 @@ def _mat2_grad(g, a, b):
     """a.T @ g laid out like b (PyTorch's mm_mat2_backward): when b is a transposed view (weight.t() in
     linear), (g.T @ a).T, so the gradient reaching the weight through TBackward0 is contiguous."""
     if b.flags.f_contiguous and not b.flags.c_contiguous:
-        return (g.T @ a).T
-    return a.T @ g
+        return _mm_t(g, a).T
+    return _mm_t(a, g)
+
+
+def _mm_t(p, q):
+    """p.T @ q, the weight gradient of a batch: for a batch of one, an outer product, computed as a broadcast
+    multiply (the same products; OpenBLAS's sgemm takes 3-4x longer with an inner dimension of 1:
+    153 us vs 36-50 us for 128 x 784 here)."""
+    if p.shape[0] == 1:
+        return p.T * q
+    return p.T @ q
 
 
 class MmBackward0(Op):
@@ -106,7 +115,7 @@ class LinearAddmmBackward0(Op):
         gc = None
         if need[0]:  # the bias row: what the engine's sum-to-size would compute
             gc = _add_reduce(gd, axis=0) if type(gd) is np.ndarray else gd.sum(axis=0)
-        return gc, (gd @ w._data if need[1] else None), (gd.T @ a._data if need[2] else None)
+        return gc, (gd @ w._data if need[1] else None), (_mm_t(gd, a._data) if need[2] else None)
 
     def backward(self, g):
         a, w = self.saved_tensors
