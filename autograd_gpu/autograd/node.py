@@ -238,6 +238,14 @@ class Op(Node):
     # (_released and _result stay slots, set by _record: _release writes them, and a write to a name that
     # a class default shadows would make the node an instance dict)
 
+    @classmethod
+    def forward_arrays(cls, dev, *arrays, **params):
+        """This op's forward on raw arrays on ``dev``, with nothing recorded or wrapped: how a backward_raw
+        computes its gradient with the backward op whose .apply its Tensor formula calls."""
+        node = _new(cls)
+        node.dev = dev
+        return node.forward(*arrays, **params)
+
     def _backward_unwrapped(self, gd):
         """``backward`` (the Tensor formula) on an array, its result as arrays: what the engine runs for an op
         without a backward_raw, and a backward_raw's fallback for its rare cases."""

@@ -76,6 +76,9 @@ class SigmoidBackward0(Op):
             return _fused().sigmoid_fwd(self.dev, x)
         return _sigmoid_np(self.dev.xp, x)
 
+    def backward_raw(self, gd):
+        return SigmoidBackwardBackward0.forward_arrays(self.dev, gd, self.result_array())
+
     def backward(self, g):
         return SigmoidBackwardBackward0.apply(g, self.result)
 
@@ -106,6 +109,9 @@ class TanhBackward0(Op):
         if self.dev.uses_kernels:
             return _fused().tanh_fwd(self.dev, x)
         return self.dev.xp.tanh(x)
+
+    def backward_raw(self, gd):
+        return TanhBackwardBackward0.forward_arrays(self.dev, gd, self.result_array())
 
     def backward(self, g):
         return TanhBackwardBackward0.apply(g, self.result)
@@ -190,6 +196,10 @@ class LeakyReluBackward0(Op):
             return _fused().leaky_relu_fwd(self.dev, x, negative_slope)
         return self.dev.xp.where(x > 0, x, x * negative_slope)
 
+    def backward_raw(self, gd):
+        (x,) = self.saved_tensors
+        return LeakyReluBackwardBackward0.forward_arrays(self.dev, gd, x._data, negative_slope=self.negative_slope)
+
     def backward(self, g):
         (x,) = self.saved_tensors
         return LeakyReluBackwardBackward0.apply(g, x, negative_slope=self.negative_slope)
@@ -216,6 +226,11 @@ class HardtanhBackward0(Op):
     def forward(self, x, min_val=-1.0, max_val=1.0):
         self.min_val, self.max_val = min_val, max_val
         return self.dev.xp.clip(x, x.dtype.type(min_val), x.dtype.type(max_val))
+
+    def backward_raw(self, gd):
+        (x,) = self.saved_tensors
+        return HardtanhBackwardBackward0.forward_arrays(self.dev, gd, x._data, min_val=self.min_val,
+                                                        max_val=self.max_val)
 
     def backward(self, g):
         (x,) = self.saved_tensors
@@ -253,6 +268,11 @@ class EluBackward0(Op):
             neg = neg * input_scale
         pos = x if scale == 1 else x * scale
         return xp.where(x > 0, pos, xp.expm1(neg) * (alpha * scale)).astype(dt, copy=False)
+
+    def backward_raw(self, gd):
+        (x,) = self.saved_tensors
+        return EluBackwardBackward0.forward_arrays(self.dev, gd, x._data, alpha=self.alpha, scale=self.scale,
+                                                   input_scale=self.input_scale)
 
     def backward(self, g):
         (x,) = self.saved_tensors
@@ -308,6 +328,10 @@ class GeluBackward0(Op):
             inner = (x + x * x * x * _K_KAPPA) * (2 * _K_BETA)
             return (x * _sigmoid_np(xp, inner)).astype(dt, copy=False)
         return (x * 0.5 * _erf_np(x * -_SQRT1_2, True)).astype(dt, copy=False)
+
+    def backward_raw(self, gd):
+        (x,) = self.saved_tensors
+        return GeluBackwardBackward0.forward_arrays(self.dev, gd, x._data, approximate=self.approximate)
 
     def backward(self, g):
         (x,) = self.saved_tensors
@@ -367,6 +391,10 @@ class SiluBackward0(Op):
             return self.forward(x.astype(np.float32)).astype(x.dtype)
         return x * _sigmoid_np(self.dev.xp, x)
 
+    def backward_raw(self, gd):
+        (x,) = self.saved_tensors
+        return SiluBackwardBackward0.forward_arrays(self.dev, gd, x._data)
+
     def backward(self, g):
         (x,) = self.saved_tensors
         return SiluBackwardBackward0.apply(g, x)
@@ -407,6 +435,11 @@ class SoftplusBackward0(Op):
         z = x * beta
         # logaddexp(0, z) = log(1 + e^z) without overflow
         return xp.where(z > threshold, x, xp.logaddexp(x.dtype.type(0), z) / beta)
+
+    def backward_raw(self, gd):
+        (x,) = self.saved_tensors
+        return SoftplusBackwardBackward0.forward_arrays(self.dev, gd, x._data, beta=self.beta,
+                                                        threshold=self.threshold)
 
     def backward(self, g):
         (x,) = self.saved_tensors

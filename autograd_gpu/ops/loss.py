@@ -289,6 +289,12 @@ class MseLossBackward0(Op):
         self.n = loss.size
         return _reduce_array(loss, reduction)
 
+    def backward_raw(self, gd):
+        x, y = self.saved_tensors
+        gx = MseLossBackwardBackward0.forward_arrays(self.dev, gd, x._data, y._data,
+                                                     scale=1 / self.n if self.reduction == "mean" else 1)
+        return gx, (-gx if self.needs_input_grad[1] else None)
+
     def backward(self, g):
         x, y = self.saved_tensors
         gx = MseLossBackwardBackward0.apply(g, x, y, scale=1 / self.n if self.reduction == "mean" else 1)

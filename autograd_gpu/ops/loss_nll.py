@@ -64,6 +64,11 @@ class NllLossBackward0(Op):
         with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: 0 / 0 = nan, like PyTorch
             return loss.sum() / wt.sum()
 
+    def backward_raw(self, gd):
+        return NllLossBackwardBackward0.forward_arrays(
+            self.dev, gd, self.saved_tensors[0]._data, target=self.target, weight=self.weight,
+            reduction=self.reduction, ignore_index=self.ignore_index)
+
     def backward(self, g):
         # x is an input (unused) so the gradient stays connected to it, as in PyTorch's nll_loss_backward
         return NllLossBackwardBackward0.apply(g, self.saved_tensors[0], target=self.target,

@@ -91,6 +91,9 @@ class NativeDropoutBackward0(Op):
         y, self.mask = _fused().dropout_fwd(self.dev, x, p, seed, offset)
         return y
 
+    def backward_raw(self, gd):
+        return NativeDropoutBackwardBackward0.forward_arrays(self.dev, gd, mask=self.mask, p=self.p)
+
     def backward(self, g):
         return NativeDropoutBackwardBackward0.apply(g, mask=self.mask, p=self.p)
 
@@ -274,6 +277,11 @@ class EmbeddingBackward0(Op):
         self.indices, self.padding_idx, self.freq = indices, padding_idx, scale_grad_by_freq
         self.num_weights = weight.shape[0]
         return self.dev.xp.take(weight, indices, axis=0)
+
+    def backward_raw(self, gd):
+        return EmbeddingBackwardBackward0.forward_arrays(self.dev, gd, indices=self.indices,
+                                                         num_weights=self.num_weights, padding_idx=self.padding_idx,
+                                                         scale_grad_by_freq=self.freq)
 
     def backward(self, g):
         return EmbeddingBackwardBackward0.apply(g, indices=self.indices, num_weights=self.num_weights,
