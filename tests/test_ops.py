@@ -79,29 +79,30 @@ def _grad_fn(info, args, kw):
     return f, inputs
 
 
-@pytest.mark.parametrize("case,dev", PARAMS)
-def test_gradcheck(case, dev):
+def _differentiable(case, dev, second_order=False):
+    """(info, f, inputs) of a case to differentiate in float64, or a skip."""
     info, _, sample = case
     _check_device(info, dev)
+    if second_order and not (info.grad and info.gradgrad and sample.grad):
+        pytest.skip("second derivative not checked for this op")
     if not (info.grad and sample.grad):
         pytest.skip("not differentiable")
     args, _, kw, _ = make_inputs(sample, info, dev, "float64", np.random.default_rng(0))
     f, inputs = _grad_fn(info, args, kw)
     if not inputs:
         pytest.skip("no differentiable input")
+    return info, f, inputs
+
+
+@pytest.mark.parametrize("case,dev", PARAMS)
+def test_gradcheck(case, dev):
+    info, f, inputs = _differentiable(case, dev)
     assert gradcheck(f, inputs, atol=info.grad_atol, rtol=info.grad_rtol)
 
 
 @pytest.mark.parametrize("case,dev", PARAMS)
 def test_gradgradcheck(case, dev):
-    info, _, sample = case
-    _check_device(info, dev)
-    if not (info.grad and info.gradgrad and sample.grad):
-        pytest.skip("second derivative not checked for this op")
-    args, _, kw, _ = make_inputs(sample, info, dev, "float64", np.random.default_rng(0))
-    f, inputs = _grad_fn(info, args, kw)
-    if not inputs:
-        pytest.skip("no differentiable input")
+    info, f, inputs = _differentiable(case, dev, second_order=True)
     assert gradgradcheck(f, inputs, atol=info.grad_atol, rtol=info.grad_rtol)
 
 
@@ -110,14 +111,7 @@ def test_backward_paths_agree(case, dev):
     """The engine's two first-order paths give the same gradients: backward() runs an op's backward_raw on
     arrays where it has one (engine._drain), grad(create_graph=True) its Tensor formula (the double-backward
     path). gradcheck checks the first against finite differences, so this pins the second to the same values."""
-    info, _, sample = case
-    _check_device(info, dev)
-    if not (info.grad and sample.grad):
-        pytest.skip("not differentiable")
-    args, _, kw, _ = make_inputs(sample, info, dev, "float64", np.random.default_rng(0))
-    f, inputs = _grad_fn(info, args, kw)
-    if not inputs:
-        pytest.skip("no differentiable input")
+    info, f, inputs = _differentiable(case, dev)
     out = f(*inputs)
     outs = [o for o in (out if isinstance(out, tuple) else (out,)) if o.requires_grad]
     rng = np.random.default_rng(1)

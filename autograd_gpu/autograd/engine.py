@@ -485,7 +485,7 @@ def _run_node(node, grads, create_graph, capture, captured, stop):
         grads = [_node.Tensor._make(xp.zeros(s, d), node.dev) if g is None else g
                  for g, (s, d) in zip(grads, node._out_meta)]
     try:
-        if node.backward_raw is not None and not create_graph and not _node._fw_enabled[0]:
+        if node.backward_raw is not None and len(grads) == 1 and not create_graph and not _node._fw_enabled[0]:
             out = _wrap_arrays(node.backward_raw(grads[0]._data), node.dev)
         else:
             out = node.backward(*grads)
@@ -631,8 +631,7 @@ def _accumulate(var, g, create_graph):
     finally:
         _lock_release()
     if var._post_acc_hooks is not None:
-        for hook in list(var._post_acc_hooks.values()):
-            hook(var)
+        _post_accumulate(var)
 
 
 def _accumulate_array(var, d):
@@ -655,8 +654,13 @@ def _accumulate_array(var, d):
     finally:
         _lock_release()
     if var._post_acc_hooks is not None:
-        for hook in list(var._post_acc_hooks.values()):
-            hook(var)
+        _post_accumulate(var)
+
+
+def _post_accumulate(var):
+    """The leaf's register_post_accumulate_grad_hook hooks, after its .grad is updated."""
+    for hook in list(var._post_acc_hooks.values()):
+        hook(var)
 
 
 _accumulate_lock = threading.RLock()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 import weakref
 
+import numpy as _np
+
 from .grad_mode import state as _grad_state
 
 # autograd_gpu.tensor.Tensor, bound by tensor.py once defined (it imports this package first). A module global
@@ -42,10 +44,10 @@ class Node:
     _plain = False        # one output, no hooks, no retain_grad: the engine's fast path (see Op)
     save_result = False   # whether backward needs the output (PyTorch's saved `result`)
     non_differentiable = ()  # output indices that never carry gradient (e.g. argmax indices)
-    # backward_raw(grad_array) -> one array (or None) per input: the first-order backward on raw arrays, which
-    # the engine runs instead of ``backward`` when no graph of the backward is recorded (create_graph=False,
-    # no forward-AD level). Hot ops define it; ``backward`` stays the Tensor formula (double backward, forward
-    # AD) and the reference the tests compare against.
+    # backward_raw(grad_array) -> one array (or None) per input: a one-output op's first-order backward on raw
+    # arrays, which the engine runs instead of ``backward`` when no graph of the backward is recorded
+    # (create_graph=False, no forward-AD level). Hot ops define it; ``backward`` stays the Tensor formula
+    # (double backward, forward AD), which tests/test_ops.py pins to the same values.
     backward_raw = None
 
     def name(self) -> str:
@@ -376,7 +378,7 @@ _new = object.__new__
 _NO_EDGE = (None, 0)
 _NEED1 = (True,)  # a one-input op is recorded only when its input requires grad
 _PLAIN = frozenset((int, float, bool, str, tuple, type(None)))  # node params that can't hold an array
-_ndarray = __import__("numpy").ndarray
+_ndarray = _np.ndarray
 
 
 def raw_backward() -> bool:

@@ -10,7 +10,6 @@ import operator
 import numpy as np
 
 from .. import _dtype
-from ..autograd.grad_mode import state as _grad_state
 from ..autograd import node as _node
 from ..autograd.node import Op
 from ..tensor import Tensor
@@ -297,13 +296,8 @@ def _mul_float(input, other):
 
 def rmul(input, other):
     """other * input for a non-Tensor ``other`` (Tensor.__rmul__): a Python float (SGD's ``lr * p.grad``)
-    takes _mul_float's path (inline: one frame less per parameter), ahead of mul's checks."""
-    if type(other) is not float:
-        return mul(input, other)
-    d = input._data
-    if not input._requires_grad and d.dtype.kind == "f" and not _fw_enabled[0]:
-        return _make(d * other, input._device)
-    return MulBackward0.apply(input, other=other)
+    goes straight to _mul_float, ahead of mul's checks for the tensor case."""
+    return _mul_float(input, other) if type(other) is float else mul(input, other)
 
 
 _fw_enabled = _node._fw_enabled
