@@ -57,6 +57,9 @@ class SoftmaxBackward0(Op):
             return _fused().softmax_fwd(self.dev, x, dim)
         return _softmax_np(self.dev.xp, x, dim, False)
 
+    def backward_raw(self, gd):
+        return SoftmaxBackwardDataBackward0.forward_arrays(self.dev, gd, self.result_array(), dim=self.dim)
+
     def backward(self, g):
         return SoftmaxBackwardDataBackward0.apply(g, self.result, dim=self.dim)
 
