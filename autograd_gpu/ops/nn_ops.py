@@ -181,24 +181,31 @@ class NativeLayerNormBackward0(Op):
             y, self.mean, self.rstd = _layer_norm_np(self.dev.xp, x, w, b, eps, d)
         return y
 
+    def backward_raw(self, gd):
+        # one fused launch on CUDA devices (plus the parameter-gradient reduction)
+        saved = self.saved_tensors
+        w = saved[1]._data if self.has_w else None
+        grads = _layer_norm_backward_arrays(self.dev, gd, saved[0]._data, self.mean, self.rstd, w,
+                                            any(self.needs_input_grad[1:]))
+        return self._per_input(grads, w)
+
     def backward(self, g):
+        if not _grad_state.enabled:  # (forward AD without create_graph: no graph of the backward)
+            return tuple(None if a is None else Tensor._make(a, self.dev) for a in self.backward_raw(g._data))
         saved = self.saved_tensors
         x, w = saved[0], (saved[1] if self.has_w else None)
-        need = self.needs_input_grad
-        need_params = any(need[1:])
-        if _grad_state.enabled:  # create_graph: a Tensor-op backward, differentiable to any order
-            grads = _layer_norm_backward_graph(g, x, w, self.n_norm, self.eps, need_params)
-        else:  # one fused launch on CUDA devices (plus the parameter-gradient reduction)
-            grads = _layer_norm_backward_arrays(self.dev, g._data, x._data, self.mean, self.rstd,
-                                                None if w is None else w._data, need_params)
-            grads = tuple(None if a is None else Tensor._make(a, self.dev) for a in grads)
+        # a Tensor-op backward, differentiable to any order
+        grads = _layer_norm_backward_graph(g, x, w, self.n_norm, self.eps, any(self.needs_input_grad[1:]))
+        return self._per_input(grads, w)
+
+    def _per_input(self, grads, w):
+        """(gx, gw, gb) -> one gradient per input, the parameter gradients in their parameters' shapes."""
         gx, gw, gb = grads
         if gw is not None and w is not None:
             gw = gw.reshape(w.shape)
         if gb is not None and self.has_b:
             gb = gb.reshape(self._input_meta[-1][0])
-        out = (gx,) + ((gw,) if self.has_w else ()) + ((gb,) if self.has_b else ())
-        return out
+        return (gx,) + ((gw,) if self.has_w else ()) + ((gb,) if self.has_b else ())
 
 
 def _layer_norm_backward_arrays(dev, g, x, mean, rstd, w, need_params):
