@@ -3,9 +3,33 @@ import threading
 
 os.environ.setdefault("CUPY_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".cache", "cupy"))
 
+import re  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import autograd_gpu as ag  # noqa: E402
 from autograd_gpu.testing.devices import test_devices  # noqa: E402
 
 DEVICES = test_devices()
+
+
+# small helpers the nn test files share
+def make_tensor(a, dev="cpu", requires_grad=False, dtype=ag.float64):
+    return ag.tensor(np.asarray(a), dtype=dtype, device=dev, requires_grad=requires_grad)
+
+
+def host(t):
+    return t.detach()._host()
+
+
+def raises_exactly(exc, msg):
+    """pytest.raises matching PyTorch's message literally."""
+    return pytest.raises(exc, match=re.escape(msg))
+
+
+def normal(*shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape)
 
 
 def pytest_report_header(config):

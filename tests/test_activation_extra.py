@@ -3,7 +3,6 @@ registry checks: PyTorch's node names, errors and integer dtypes, values exactly
 numerics far out and near 0, in-place variants, rrelu's random slopes, and one fused kernel per direction on
 CUDA devices. Expected values are NumPy float64 formulas or closed forms (the PyTorch behaviour they encode
 was read off torch 2.13; torch is not needed here)."""
-import re
 import warnings
 from fractions import Fraction
 
@@ -13,22 +12,10 @@ import pytest
 import autograd_gpu as ag
 from autograd_gpu.ops.nn_ops import philox_first_word
 
-from conftest import DEVICES
+from conftest import DEVICES, make_tensor as _t, host as _np, raises_exactly as _raises
 
 F = ag.nn.functional
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
-
-
-def _t(a, dev, requires_grad=False, dtype=ag.float64):
-    return ag.tensor(np.asarray(a), dtype=dtype, device=dev, requires_grad=requires_grad)
-
-
-def _np(t):
-    return t.detach()._host()
-
-
-def _raises(exc, msg):
-    return pytest.raises(exc, match=re.escape(msg))
 
 
 def _grad(fn, x, dev, **kw):

@@ -10,23 +10,10 @@ import autograd_gpu as ag
 from autograd_gpu.ops import fused
 from autograd_gpu.ops.nn_ops import dropout_threshold, philox_first_word
 
-from conftest import DEVICES
+from conftest import DEVICES, make_tensor as _t, host as _np, raises_exactly as _raises
 
 F = ag.nn.functional
 KERNEL_DEVICES = [d for d in DEVICES if d != "cpu"]
-
-
-def _t(a, dev, requires_grad=False, dtype=ag.float64):
-    return ag.tensor(np.asarray(a), dtype=dtype, device=dev, requires_grad=requires_grad)
-
-
-def _np(t):
-    return t.detach()._host()
-
-
-def _raises(exc, msg):
-    """pytest.raises matching PyTorch's message literally."""
-    return pytest.raises(exc, match=re.escape(msg))
 
 
 # ---------------------------------------------------------------- dropout

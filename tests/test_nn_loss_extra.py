@@ -12,29 +12,13 @@ import pytest
 import autograd_gpu as ag
 from autograd_gpu import nn
 
-from conftest import DEVICES
+from conftest import DEVICES, make_tensor as _t, host as _np, raises_exactly as _raises, normal as _rand
 
 F = ag.nn.functional
 
 
-def _t(a, dev="cpu", requires_grad=False, dtype=ag.float64):
-    return ag.tensor(np.asarray(a), dtype=dtype, device=dev, requires_grad=requires_grad)
-
-
 def _i(a, dev="cpu"):
     return ag.tensor(np.asarray(a, dtype=np.int64), device=dev)
-
-
-def _np(t):
-    return t.detach()._host()
-
-
-def _raises(exc, msg):
-    return pytest.raises(exc, match=re.escape(msg))
-
-
-def _rand(*shape, seed=0):
-    return np.random.default_rng(seed).normal(size=shape)
 
 
 KL_MEAN = ("reduction: 'mean' divides the total loss by both the batch size and the support size.'batchmean' "
