@@ -32,6 +32,20 @@ def normal(*shape, seed=0):
     return np.random.default_rng(seed).normal(size=shape)
 
 
+def assert_emulated_matches_cpu(fn, x, rtol, atol, err_msg=""):
+    """fn's float32 output and input gradient (cotangent ones) on cuda_emulated (the kernels) against cpu."""
+    if "cuda_emulated" not in DEVICES:
+        pytest.skip("cuda_emulated not in the test devices")
+    res = []
+    for dev in ("cpu", "cuda_emulated"):
+        xt = make_tensor(x, dev, requires_grad=True, dtype=ag.float32)
+        y = fn(xt)
+        y.backward(ag.ones_like(y))
+        res.append((host(y), host(xt.grad)))
+    for a, c in zip(*res):
+        np.testing.assert_allclose(a, c, rtol=rtol, atol=atol, err_msg=err_msg)
+
+
 def pytest_report_header(config):
     return f"autograd_gpu test devices: {', '.join(DEVICES)}"
 

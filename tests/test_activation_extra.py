@@ -12,7 +12,7 @@ import pytest
 import autograd_gpu as ag
 from autograd_gpu.ops.nn_ops import philox_first_word
 
-from conftest import DEVICES, make_tensor as _t, host as _np, raises_exactly as _raises
+from conftest import DEVICES, assert_emulated_matches_cpu, make_tensor as _t, host as _np, raises_exactly as _raises
 
 F = ag.nn.functional
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
@@ -308,18 +308,9 @@ def test_rrelu_same_slopes_on_every_device():
 
 # ---------------------------------------------------------------- CUDA devices (launch counts: test_nn_functional.py)
 def test_cuda_emulated_matches_cpu():
-    if "cuda_emulated" not in DEVICES:
-        pytest.skip("cuda_emulated not in the test devices")
     x = np.random.default_rng(9).uniform(-5, 5, (4, 6))
     for name, (fn, _) in sorted(SMOOTH.items()):
-        res = []
-        for dev in ("cpu", "cuda_emulated"):
-            xt = _t(x, dev, requires_grad=True, dtype=ag.float32)
-            y = fn(xt)
-            y.backward(ag.ones_like(y))
-            res.append((_np(y), _np(xt.grad)))
-        for a, c in zip(*res):
-            np.testing.assert_allclose(a, c, rtol=2e-6, atol=2e-7, err_msg=name)
+        assert_emulated_matches_cpu(fn, x, rtol=2e-6, atol=2e-7, err_msg=name)
 
 
 def test_public_names():

@@ -10,7 +10,7 @@ import autograd_gpu as ag
 from autograd_gpu.ops import fused
 from autograd_gpu.ops.nn_ops import dropout_threshold, philox_first_word
 
-from conftest import DEVICES, make_tensor as _t, host as _np, raises_exactly as _raises
+from conftest import DEVICES, assert_emulated_matches_cpu, make_tensor as _t, host as _np, raises_exactly as _raises
 
 F = ag.nn.functional
 KERNEL_DEVICES = [d for d in DEVICES if d != "cpu"]
@@ -383,22 +383,13 @@ def test_layer_norm(dev):
 
 
 def test_cuda_emulated_matches_cpu():
-    if "cuda_emulated" not in DEVICES:
-        pytest.skip("cuda_emulated not in the test devices")
     rng = np.random.default_rng(9)
     x = rng.standard_normal((4, 7))
     t = np.array([1, 6, -100, 0])
     for fn in (lambda v: F.cross_entropy(v, ag.tensor(t, device=v.device), label_smoothing=0.05),
                lambda v: F.gelu(v, approximate="tanh"), lambda v: F.layer_norm(v, 7),
                lambda v: F.softplus(v, 2, 1)):
-        res = []
-        for dev in ("cpu", "cuda_emulated"):
-            xt = _t(x, dev, requires_grad=True, dtype=ag.float32)
-            y = fn(xt)
-            y.backward(ag.ones_like(y))
-            res.append((_np(y), _np(xt.grad)))
-        for a, c in zip(*res):
-            np.testing.assert_allclose(a, c, rtol=2e-6, atol=2e-6)
+        assert_emulated_matches_cpu(fn, x, rtol=2e-6, atol=2e-6)
 
 
 def test_no_warnings_on_plain_calls():
