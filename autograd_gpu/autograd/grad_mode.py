@@ -29,6 +29,8 @@ def is_inference_mode_enabled() -> bool:
 class _DecoratorContextManager:
     """A context manager that also decorates functions (and generator functions)."""
 
+    __slots__ = ("__dict__",)  # (subclasses that need no instance dict declare their own __slots__)
+
     def __call__(self, func):
         if inspect.isclass(func):
             raise RuntimeError(f"{type(self).__name__} cannot decorate a class")
@@ -60,31 +62,40 @@ class _DecoratorContextManager:
 class _NoParamDecoratorContextManager(_DecoratorContextManager):
     """Also usable as a bare decorator: ``@no_grad`` as well as ``@no_grad()``."""
 
+    __slots__ = ("prev",)  # (no instance dict: ``with no_grad():`` runs once per optimizer step)
+
     def __new__(cls, orig_func=None):
         if orig_func is None:
-            return super().__new__(cls)
+            return _new(cls)  # (object.__new__ itself: super() builds a proxy object per call)
         return cls()(orig_func)
+
+
+_new = object.__new__
 
 
 class no_grad(_NoParamDecoratorContextManager):
     """Disable gradient tracking inside the block (or decorated function)."""
 
+    __slots__ = ()
+
     def __enter__(self):
         self.prev = state.enabled
         state.enabled = False
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         state.enabled = self.prev
 
 
 class enable_grad(_NoParamDecoratorContextManager):
     """Enable gradient tracking inside the block, e.g. within no_grad."""
 
+    __slots__ = ()
+
     def __enter__(self):
         self.prev = state.enabled
         state.enabled = True
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         state.enabled = self.prev
 
 

@@ -272,16 +272,17 @@ class Op(Node):
                 y = inputs[1]
                 if y._device is not dev:
                     _mismatch_error(inputs, dev)
-                out = node.forward(x._data, y._data, **params)
+                # (no ** when there are no params: an empty mapping still costs a dict per call)
+                out = node.forward(x._data, y._data, **params) if params else node.forward(x._data, y._data)
             elif len(inputs) == 1:
-                out = node.forward(x._data, **params)
+                out = node.forward(x._data, **params) if params else node.forward(x._data)
             else:
                 arrays = []
                 for t in inputs:
                     if t._device is not dev:
                         _mismatch_error(inputs, dev)
                     arrays.append(t._data)
-                out = node.forward(*arrays, **params)
+                out = node.forward(*arrays, **params) if params else node.forward(*arrays)
         except ValueError:
             err = _broadcast_error(inputs)
             if err is None:

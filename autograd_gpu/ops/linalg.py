@@ -127,16 +127,6 @@ LinearAddmmBackward0.__name__ = LinearAddmmBackward0.__qualname__ = "AddmmBackwa
 _add_reduce = np.add.reduce
 
 
-def linear_addmm(input, weight, bias):
-    """input @ weight.T + bias for a 2-D input and a (out_features,) bias, with addmm's checks."""
-    dt = weight._data.dtype
-    if bias._data.dtype is not dt or input._data.dtype is not dt:  # (same dtype: the same descriptor object)
-        _check_addmm_dtypes(bias._data.dtype, input._data.dtype, dt)
-    if input._data.shape[1] != weight._data.shape[1]:
-        raise _mat_shape_error(input, weight.t())
-    return LinearAddmmBackward0.apply(bias, input, weight)
-
-
 class VecMatBackward(Op):
     """(k) @ (k, n): PyTorch computes it as mm((1, k), (k, n)).squeeze(0), two nodes; here one, named as
     PyTorch's outer one (SqueezeBackward4). d/da = b @ g, d/db = outer(a, g)."""

@@ -214,7 +214,7 @@ def _xent_bwd_np(x, t, stats, grow, ignore_index, eps):
 
 
 _max_reduce, _add_reduce = np.maximum.reduce, np.add.reduce
-_U64 = np.dtype(np.uint64)
+_U64, _I64 = np.dtype(np.uint64), np.dtype(np.int64)
 _arange = np.arange
 _array = np.array
 
@@ -358,6 +358,14 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
                   ignore_index: int = -100, reduce=None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
     """nll_loss(log_softmax(input, 1), target) with label smoothing: (1 - eps) nll + eps / C * sum(-log p)."""
+    x, td = input._data, target._data
+    if (x.ndim == 2 and td.ndim == 1 and td.dtype is _I64 and weight is None and reduction == "mean"
+            and ignore_index == -100 and not label_smoothing and size_average is None and reduce is None
+            and type(td) is np.ndarray and x.dtype.kind == "f" and len(td) == len(x) and td.size
+            and _max_reduce(td.view(_U64), axis=None) < x.shape[1]):
+        # the common call (class indices of a batch, defaults) after _check_target's checks in one line: every
+        # target a class (a negative one reads as >= 2**63 unsigned), so none is ignored
+        return _FusedCrossEntropy.apply(input, target=held_index(target, td), all_valid=True)
     if size_average is not None or reduce is not None or reduction not in REDUCTIONS:
         reduction = reduction_arg(reduction, size_average, reduce)
     if not 0.0 <= label_smoothing <= 1.0:

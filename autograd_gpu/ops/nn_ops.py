@@ -17,17 +17,23 @@ from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, const, fused as _fused, kernels as _kernels
 from ._pw_common import _F16, opmath, row_blocks
 from ._util import held_index
-from .linalg import addmm, linear_addmm, matmul, mm
+from .linalg import LinearAddmmBackward0, _check_addmm_dtypes, _mat_shape_error, addmm, matmul, mm
 from .nn_pad import pad  # noqa: F401  (re-exported)
 from .shape import t as _t
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias."""
-    if input._data.ndim == 2:
+    x, w = input._data, weight._data
+    if x.ndim == 2:
         if bias is not None:  # PyTorch's addmm: one matmul with the bias added in place
-            if weight._data.ndim == 2 and bias._data.shape == weight._data.shape[:1]:
-                return linear_addmm(input, weight, bias)
+            if w.ndim == 2 and bias._data.shape == w.shape[:1]:
+                dt = w.dtype
+                if bias._data.dtype is not dt or x.dtype is not dt:  # (same dtype: the same descriptor object)
+                    _check_addmm_dtypes(bias._data.dtype, x.dtype, dt)
+                if x.shape[1] != w.shape[1]:
+                    raise _mat_shape_error(input, weight.t())
+                return LinearAddmmBackward0.apply(bias, input, weight)
             return addmm(bias, input, _t(weight))
         return mm(input, _t(weight))
     out = matmul(input, _t(weight))

@@ -278,26 +278,23 @@ def mul(input, other, *, out=None):
     if not isinstance(input, Tensor):
         input, other = other, input
     if type(other) is float and isinstance(input, Tensor):  # tensor * Python float (SGD's lr * grad)
-        return _mul_float(input, other)
+        return rmul(input, other)
     return _binary(MulBackward0, input, other)
 
 
 multiply = mul
 
 
-def _mul_float(input, other):
-    """tensor * Python float: with nothing to record on a float tensor, MulBackward0's forward alone (one
-    NumPy multiply, no node)."""
-    d = input._data
-    if not input._requires_grad and d.dtype.kind == "f" and not _fw_enabled[0]:
-        return _make(d * other, input._device)
-    return MulBackward0.apply(input, other=other)
-
-
 def rmul(input, other):
-    """other * input for a non-Tensor ``other`` (Tensor.__rmul__): a Python float (SGD's ``lr * p.grad``)
-    goes straight to _mul_float, ahead of mul's checks for the tensor case."""
-    return _mul_float(input, other) if type(other) is float else mul(input, other)
+    """other * input for a non-Tensor ``other`` (Tensor.__rmul__). A Python float times a float tensor with
+    nothing to record (SGD's ``lr * p.grad``) is MulBackward0's forward alone: one NumPy multiply, no node,
+    ahead of mul's checks for the tensor case."""
+    if type(other) is float:
+        d = input._data
+        if not input._requires_grad and d.dtype.kind == "f" and not _fw_enabled[0]:
+            return _make(d * other, input._device)
+        return MulBackward0.apply(input, other=other)
+    return mul(input, other)
 
 
 _fw_enabled = _node._fw_enabled
