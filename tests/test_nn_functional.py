@@ -225,6 +225,33 @@ def test_class_target_errors(dev):
 
 
 @pytest.mark.parametrize("dev", DEVICES)
+@pytest.mark.parametrize("dtype", [ag.float32, ag.float64])
+def test_cross_entropy_common_call_matches_general_path(dev, dtype):
+    """cross_entropy's shortcut for the common call (2-D input, int64 class indices, defaults) gives the loss
+    and gradient of the checked path (an ignore_index that is no class takes it), and both the float64 closed
+    form -mean(x[t] - logsumexp(x))."""
+    rng = np.random.default_rng(3)
+    xv = rng.normal(0, 3, (5, 7))
+    tv = np.array([0, 6, 3, 3, 1])
+    results = []
+    for kwargs in ({}, {"ignore_index": -1}):
+        x = _t(xv, dev, requires_grad=True, dtype=dtype)
+        loss = F.cross_entropy(x, ag.tensor(tv, device=dev), **kwargs)
+        assert loss.dtype == dtype and loss.grad_fn.name() == "NllLossBackward0"
+        loss.backward()
+        results.append((_np(loss), _np(x.grad)))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    m = xv.max(1, keepdims=True)
+    lse = (m + np.log(np.exp(xv - m).sum(1, keepdims=True)))[:, 0]
+    p = np.exp(xv - lse[:, None])
+    onehot = np.eye(7)[tv]
+    tol = 1e-6 if dtype == ag.float32 else 1e-13
+    np.testing.assert_allclose(results[0][0], np.mean(lse - xv[np.arange(5), tv]), rtol=tol)
+    np.testing.assert_allclose(results[0][1], (p - onehot) / 5, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dev", DEVICES)
 def test_all_ignored_targets(dev):
     x = _t(np.zeros((2, 3)), dev, requires_grad=True)
     t = ag.tensor([-100, -100], device=dev)

@@ -29,8 +29,6 @@ def is_inference_mode_enabled() -> bool:
 class _DecoratorContextManager:
     """A context manager that also decorates functions (and generator functions)."""
 
-    __slots__ = ("__dict__",)  # (subclasses that need no instance dict declare their own __slots__)
-
     def __call__(self, func):
         if inspect.isclass(func):
             raise RuntimeError(f"{type(self).__name__} cannot decorate a class")
@@ -62,7 +60,7 @@ class _DecoratorContextManager:
 class _NoParamDecoratorContextManager(_DecoratorContextManager):
     """Also usable as a bare decorator: ``@no_grad`` as well as ``@no_grad()``."""
 
-    __slots__ = ("prev",)  # (no instance dict: ``with no_grad():`` runs once per optimizer step)
+    __slots__ = ("prev",)  # (a slot, not a dict entry: ``with no_grad():`` runs once per optimizer step)
 
     def __new__(cls, orig_func=None):
         if orig_func is None:
