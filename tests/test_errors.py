@@ -205,6 +205,7 @@ def test_dtype_errors():
 @pytest.mark.parametrize("fn", [
     lambda c, g: c + g, lambda c, g: g * c, lambda c, g: torch.sub(c, g), lambda c, g: c.matmul(g.t()),
     lambda c, g: torch.nn.functional.binary_cross_entropy_with_logits(c, g),
+    lambda c, g: torch.nn.functional.linear(c, g, c[0]), lambda c, g: torch.nn.functional.linear(c, c, g[0]),
 ])
 def test_mixed_devices(fn):
     c = _leaf(2, 2)
