@@ -330,21 +330,6 @@ class Op(Node):
             self.needs_input_grad = (x._requires_grad, y._requires_grad)
             d, e = x._data, y._data
             self._input_meta = ((d.shape, d.dtype), (e.shape, e.dtype))
-        elif len(inputs) == 3:  # (linear's bias, input, weight)
-            x, y, z = inputs
-            fn = x.grad_fn
-            ex = (fn, x._output_nr) if fn is not None else (x._accum or edge_of(x)[0], 0) if x._requires_grad \
-                else _NO_EDGE
-            fn = y.grad_fn
-            ey = (fn, y._output_nr) if fn is not None else (y._accum or edge_of(y)[0], 0) if y._requires_grad \
-                else _NO_EDGE
-            fn = z.grad_fn
-            ez = (fn, z._output_nr) if fn is not None else (z._accum or edge_of(z)[0], 0) if z._requires_grad \
-                else _NO_EDGE
-            self.next_functions = (ex, ey, ez)
-            self.needs_input_grad = (x._requires_grad, y._requires_grad, z._requires_grad)
-            d, e, f = x._data, y._data, z._data
-            self._input_meta = ((d.shape, d.dtype), (e.shape, e.dtype), (f.shape, f.dtype))
         else:
             edges = []
             needs = []
