@@ -11,6 +11,7 @@ BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, BENCH)
 
 import cases as C  # noqa: E402
+import lean_tape as L  # noqa: E402
 import run as R  # noqa: E402
 
 SMALL = ["tiny_ops_fwd", "tutorial_iter", "mlp_32x784-128-10", "cnn_step"]
@@ -31,6 +32,14 @@ def test_same_loss(name):
     ref = C.CASES[name]("numpy", "cpu")()
     ref = ref[0] if isinstance(ref, tuple) else ref
     np.testing.assert_allclose(float(ag.item()), float(ref), rtol=1e-5)
+
+
+def test_lean_tape_trains_as_autograd_gpu():
+    """bench/lean_tape.py, the floor it reports, runs the MLP step of cases.py: the same losses over three
+    steps (so the same gradients and updates) as autograd_gpu's."""
+    ag, lean = C.mlp_small("autograd_gpu", "cpu"), L.lean_mlp((784, 128, 10), 32)
+    for _ in range(3):
+        np.testing.assert_allclose(float(lean().data), float(ag().item()), rtol=1e-5)
 
 
 def test_driver_writes_reports(tmp_path):
