@@ -151,10 +151,10 @@ def _arith_method(fn_name):
             tracked = self._requires_grad or other._requires_grad
         else:
             return slow(self, other)
-        if self._device is not _CPU or self._fw_grad is not None or d.dtype.kind != "f" \
-                or (tracked and _grad_state.enabled):
+        enabled = _grad_state.enabled  # (read once: a thread-local attribute)
+        if self._device is not _CPU or self._fw_grad is not None or d.dtype.kind != "f" or (tracked and enabled):
             return slow(self, other)
-        if _grad_state.enabled or self._is_inference:  # (under no_grad only an inference tensor is refused)
+        if enabled or self._is_inference:  # (under no_grad only an inference tensor is refused)
             self._check_inplace()
         iop(d, od)
         self._version[0] += 1
