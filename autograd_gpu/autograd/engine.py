@@ -429,15 +429,20 @@ def _checked_arrays(node, out):
                            f"{n}, got {len(out)})")
     result = list(out)
     for i, (d, (shape, dtype)) in enumerate(zip(out, meta)):
-        if d is None:
-            continue
-        if d.shape != shape:
-            _check_sum_to(d.shape, shape, node, i)
-            d = _sum_to_array(d, shape)
-        if d.dtype != dtype:
-            d = d.astype(dtype)
-        result[i] = d
+        if d is not None:
+            result[i] = _fit_array(node, i, d, shape, dtype)
     return result
+
+
+def _fit_array(node, i, d, shape, dtype):
+    """Gradient array ``d`` for input ``i`` of ``node``, summed back over the dims its input was broadcast
+    along (SumToSizeBackward0's arithmetic, PyTorch's error when it can't be) and cast to the input's dtype."""
+    if d.shape != shape:
+        _check_sum_to(d.shape, shape, node, i)
+        d = _sum_to_array(d, shape)
+    if d.dtype != dtype:
+        d = d.astype(dtype)
+    return d
 
 
 def _run_node(node, grads, create_graph, capture, captured, stop):
@@ -545,15 +550,14 @@ def _checked_grads(node, out, create_graph):
         if g is None:
             continue
         d = g._data
-        if d.shape != shape:
-            if raw:  # no graph to record: reduce the array directly (SumToSizeBackward0's arithmetic)
-                _check_sum_to(d.shape, shape, node, i)
-                g = _node.Tensor._make(_sum_to_array(d, shape), g._device)
-            else:
+        if raw:  # no graph to record: the array form
+            if d.shape != shape or d.dtype != dtype:
+                g = _node.Tensor._make(_fit_array(node, i, d, shape, dtype), g._device)
+        else:
+            if d.shape != shape:
                 g = _sum_to(g, shape, node, i)
-            d = g._data
-        if d.dtype != dtype:
-            g = g.to(_np_to_dt(dtype))
+            if g._data.dtype != dtype:
+                g = g.to(_np_to_dt(dtype))
         result[i] = g
     return result
 
