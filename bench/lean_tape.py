@@ -22,7 +22,10 @@ if __name__ == "__main__":  # one BLAS / OpenMP thread, set before NumPy loads i
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
+if os.path.dirname(_HERE) not in sys.path:  # run from a checkout without installing (as bench/run.py)
+    sys.path.insert(1, os.path.dirname(_HERE))
 import cases  # noqa: E402
 
 _add_reduce, _max_reduce = np.add.reduce, np.maximum.reduce
