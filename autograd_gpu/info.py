@@ -18,6 +18,16 @@ def _nvrtc_version():
         return f"unavailable ({type(e).__name__}: {str(e).splitlines()[0][:80]})"
 
 
+def _fastpath_state() -> str:
+    import os
+    from .autograd import node
+    if node._record is not node.Op._record:
+        return "in use"
+    if os.environ.get("AUTOGRAD_GPU_PURE_PYTHON", "") not in ("", "0"):
+        return "off (AUTOGRAD_GPU_PURE_PYTHON is set)"
+    return "not built (no C compiler at install: the same functions run in Python)"
+
+
 def report() -> str:
     import numpy as np
     from . import __version__
@@ -46,6 +56,7 @@ def report() -> str:
         lines.append(f"g++ (CUDA emulator): {ver}")
     else:
         lines.append("g++: not found (the emulated CUDA device is unavailable)")
+    lines.append(f"C fast path (Tensor._make, Op._record): {_fastpath_state()}")
     lines.append(f"test devices: {', '.join(test_devices())}")
     return "\n".join(lines)
 

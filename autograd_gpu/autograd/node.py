@@ -9,6 +9,7 @@ array (stored without a Tensor so output -> grad_fn -> output forms no reference
 from __future__ import annotations
 
 import itertools
+import os as _os
 import weakref
 
 import numpy as _np
@@ -229,6 +230,10 @@ class Op(Node):
 
     __slots__ = ()
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _check_op_class(cls)
+
     # State that is the same for almost every recorded op, as class attributes (shadowing Node's slots, as in
     # AccumulateGrad): _record then sets only what varies, and the rare assignment (a hook, retain_grad,
     # release, a multi-output op) lands in the instance dict.
@@ -297,7 +302,7 @@ class Op(Node):
         if _grad_state.enabled:
             for t in inputs:
                 if t._requires_grad:
-                    return node._record(inputs, out)
+                    return _record(node, inputs, out)
         # (node.dev, not dev: forward may move the result, as Tensor.to does)
         if type(out) is tuple:
             make, dev = Tensor._make, node.dev
@@ -379,6 +384,39 @@ class Op(Node):
             from .graph import _on_record
             _on_record(self, res)
         return res
+
+
+# What apply calls to record a node: Op._record, or its C twin (autograd_gpu/_fastpath.c) once bound.
+_record = Op._record
+# The node slots _record writes: an op class may not shadow them with class attributes (Python would then
+# store into the instance dict, the C twin into the slot).
+_RECORDED_SLOTS = frozenset(("_seq", "_released", "_result", "next_functions", "needs_input_grad", "_input_meta",
+                             "_saved", "_saved_versions", "dev"))
+
+
+def _check_op_class(cls):
+    shadowed = _RECORDED_SLOTS.intersection(cls.__dict__)
+    if shadowed:
+        raise TypeError(f"{cls.__qualname__} defines {', '.join(sorted(shadowed))}: node slots that recording "
+                        "writes (set them per node, not on the class)")
+
+
+def bind_fastpath(tensor_cls, cpu_device):
+    """Use the C build of Tensor._make and Op._record (autograd_gpu/_fastpath.c) when it was compiled at install
+    and AUTOGRAD_GPU_PURE_PYTHON is unset; returns the module, or None (the Python functions stay)."""
+    global _record
+    if _os.environ.get("AUTOGRAD_GPU_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        from .. import _fastpath
+    except ImportError:
+        return None
+    from .grad_mode import inference_active
+    _fastpath.init(tensor_cls, Node, _np.ndarray, _np.generic, _np.array, inference_active, _grad_state,
+                   cpu_device, _next_seq, edge_of, Op._record, _record_hooks, _NO_EDGE, INFERENCE_SAVE_MSG)
+    tensor_cls._make = staticmethod(_fastpath.make)
+    _record = _fastpath.record
+    return _fastpath
 
 
 _new = object.__new__

@@ -1,0 +1,404 @@
+/* autograd_gpu._fastpath: the two Python functions every recorded op runs, in C.
+
+   make(data, device=CPU, requires_grad=False, grad_fn=None, output_nr=0) is Tensor._make, and
+   record(node, inputs, out) is node.Op._record; tensor.py and node.py use these when this module is built and
+   AUTOGRAD_GPU_PURE_PYTHON is not set. The Python functions stay the reference (and the fallback, for a
+   machine without a C compiler): record() hands them every case but the common one (one output array, no
+   anomaly mode or saved-tensor hooks), and tests/test_fastpath.py checks that both leave the same state.
+
+   Why C: these run for every op output, and in Python they are a few hundred bytecodes of attribute stores
+   and tuple building (about 6,500 instructions per recorded op, a third of a recorded relu). Here the
+   Tensor's and the node's slots are written at their offsets, read once from the classes' member
+   descriptors; anything else (class attributes, a leaf's accumulator) goes through the ordinary attribute
+   protocol. No NumPy headers: an array's shape and dtype are read as attributes. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+/* set by init() */
+static PyTypeObject *tensor_type, *node_type;
+static PyObject *ndarray_type, *generic_type, *np_array, *inference_active, *grad_state, *cpu_device;
+static PyObject *next_seq, *edge_of, *record_py, *record_hooks, *no_edge, *inference_save_msg;
+/* slot offsets: Tensor */
+static Py_ssize_t t_data, t_device, t_requires_grad, t_grad_fn, t_output_nr, t_version;
+/* slot offsets: Node */
+static Py_ssize_t n_seq, n_released, n_result, n_next_functions, n_needs_input_grad, n_input_meta, n_saved,
+    n_saved_versions, n_dev;
+static PyObject *zero, *s_inference, *s_is_inference, *s_accum, *s_shape, *s_dtype, *s_save, *s_save_result;
+
+#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+/* Store a new reference in a slot (dropping what it held). */
+static inline void
+set_slot(PyObject *obj, Py_ssize_t off, PyObject *value)
+{
+    PyObject *old = SLOT(obj, off);
+    SLOT(obj, off) = value;
+    Py_XDECREF(old);
+}
+
+/* Read a slot; NULL (never set) raises AttributeError as the attribute read would. */
+static inline PyObject *
+get_slot(PyObject *obj, Py_ssize_t off, const char *name)
+{
+    PyObject *v = SLOT(obj, off);
+    if (v == NULL)
+        PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute '%s'", Py_TYPE(obj)->tp_name,
+                     name);
+    return v;
+}
+
+static Py_ssize_t
+slot_offset(PyTypeObject *tp, const char *name)
+{
+    PyObject *d = PyDict_GetItemString(tp->tp_dict, name);
+    if (d == NULL || Py_TYPE(d) != &PyMemberDescr_Type) {
+        PyErr_Format(PyExc_TypeError, "_fastpath: %s.%s is not a slot", tp->tp_name, name);
+        return -1;
+    }
+    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+    if (m->type != T_OBJECT_EX) {
+        PyErr_Format(PyExc_TypeError, "_fastpath: %s.%s is not an object slot", tp->tp_name, name);
+        return -1;
+    }
+    return m->offset;
+}
+
+static PyObject *
+init(PyObject *self, PyObject *args)
+{
+    PyObject *tt, *nt;
+    if (!PyArg_ParseTuple(args, "O!O!OOOOOOOOOOOO:init", &PyType_Type, &tt, &PyType_Type, &nt, &ndarray_type,
+                          &generic_type, &np_array, &inference_active, &grad_state, &cpu_device, &next_seq,
+                          &edge_of, &record_py, &record_hooks, &no_edge, &inference_save_msg))
+        return NULL;
+    if (!PyList_Check(inference_active) || !PyList_Check(record_hooks)) {
+        PyErr_SetString(PyExc_TypeError, "_fastpath.init: inference_active and record_hooks must be lists");
+        return NULL;
+    }
+    tensor_type = (PyTypeObject *)tt;
+    node_type = (PyTypeObject *)nt;
+    PyObject *keep[] = {tt, nt, ndarray_type, generic_type, np_array, inference_active, grad_state, cpu_device,
+                        next_seq, edge_of, record_py, record_hooks, no_edge, inference_save_msg};
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        Py_INCREF(keep[i]);  /* held for the life of the process, as the module globals they mirror */
+#define OFF(var, tp, name) if ((var = slot_offset(tp, name)) < 0) return NULL
+    OFF(t_data, tensor_type, "_data");
+    OFF(t_device, tensor_type, "_device");
+    OFF(t_requires_grad, tensor_type, "_requires_grad");
+    OFF(t_grad_fn, tensor_type, "grad_fn");
+    OFF(t_output_nr, tensor_type, "_output_nr");
+    OFF(t_version, tensor_type, "_version");
+    OFF(n_seq, node_type, "_seq");
+    OFF(n_released, node_type, "_released");
+    OFF(n_result, node_type, "_result");
+    OFF(n_next_functions, node_type, "next_functions");
+    OFF(n_needs_input_grad, node_type, "needs_input_grad");
+    OFF(n_input_meta, node_type, "_input_meta");
+    OFF(n_saved, node_type, "_saved");
+    OFF(n_saved_versions, node_type, "_saved_versions");
+    OFF(n_dev, node_type, "dev");
+#undef OFF
+    Py_RETURN_NONE;
+}
+
+/* Tensor._make, with the new tensor's grad_fn and output number given (record's result). Steals nothing. */
+static PyObject *
+make_tensor(PyObject *data, PyObject *device, PyObject *requires_grad, PyObject *grad_fn, PyObject *output_nr)
+{
+    PyObject *owned = NULL;
+    if (Py_TYPE(data) != (PyTypeObject *)ndarray_type) {  /* NumPy gives scalars for 0-d results */
+        int r = PyObject_IsInstance(data, generic_type);
+        if (r < 0)
+            return NULL;
+        if (r) {
+            owned = PyObject_CallOneArg(np_array, data);
+            if (owned == NULL)
+                return NULL;
+            data = owned;
+        }
+    }
+    PyObject *version = PyList_New(1);
+    if (version == NULL) {
+        Py_XDECREF(owned);
+        return NULL;
+    }
+    Py_INCREF(zero);
+    PyList_SET_ITEM(version, 0, zero);
+    PyObject *t = tensor_type->tp_alloc(tensor_type, 0);
+    if (t == NULL) {
+        Py_DECREF(version);
+        Py_XDECREF(owned);
+        return NULL;
+    }
+    Py_INCREF(data);
+    Py_INCREF(device);
+    Py_INCREF(requires_grad);
+    Py_INCREF(grad_fn);
+    Py_INCREF(output_nr);
+    SLOT(t, t_data) = data;
+    SLOT(t, t_device) = device;
+    SLOT(t, t_requires_grad) = requires_grad;
+    SLOT(t, t_grad_fn) = grad_fn;
+    SLOT(t, t_output_nr) = output_nr;
+    SLOT(t, t_version) = version;
+    Py_XDECREF(owned);
+    PyObject *active = PyList_GET_ITEM(inference_active, 0);  /* inference_mode blocks open in any thread */
+    if (active != zero) {
+        int on = PyObject_IsTrue(active);
+        if (on > 0) {
+            PyObject *v = PyObject_GetAttr(grad_state, s_inference);  /* this thread's */
+            on = v == NULL ? -1 : PyObject_IsTrue(v);
+            Py_XDECREF(v);
+            if (on > 0)
+                on = PyObject_SetAttr(t, s_is_inference, Py_True);
+        }
+        if (on < 0) {
+            Py_DECREF(t);
+            return NULL;
+        }
+    }
+    return t;
+}
+
+static PyObject *
+make(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 5) {
+        PyErr_Format(PyExc_TypeError, "_make() takes from 1 to 5 positional arguments but %zd were given", nargs);
+        return NULL;
+    }
+    return make_tensor(args[0], nargs > 1 ? args[1] : cpu_device, nargs > 2 ? args[2] : Py_False,
+                       nargs > 3 ? args[3] : Py_None, nargs > 4 ? args[4] : zero);
+}
+
+/* The edge through which gradient reaches input t (node.edge_of, with a leaf's kept accumulator read
+   directly); a new reference. */
+static PyObject *
+input_edge(PyObject *t)
+{
+    PyObject *fn = SLOT(t, t_grad_fn);
+    if (fn != NULL && fn != Py_None) {
+        PyObject *nr = get_slot(t, t_output_nr, "_output_nr");
+        return nr == NULL ? NULL : PyTuple_Pack(2, fn, nr);
+    }
+    PyObject *rg = get_slot(t, t_requires_grad, "_requires_grad");
+    if (rg == NULL)
+        return NULL;
+    int need = PyObject_IsTrue(rg);
+    if (need < 0)
+        return NULL;
+    if (!need) {
+        Py_INCREF(no_edge);
+        return no_edge;
+    }
+    PyObject *acc = PyObject_GetAttr(t, s_accum);
+    if (acc == NULL)
+        return NULL;
+    int have = PyObject_IsTrue(acc);
+    if (have <= 0) {  /* x._accum or edge_of(x)[0] */
+        Py_DECREF(acc);
+        if (have < 0)
+            return NULL;
+        PyObject *e = PyObject_CallOneArg(edge_of, t);
+        if (e == NULL)
+            return NULL;
+        acc = PySequence_GetItem(e, 0);
+        Py_DECREF(e);
+        if (acc == NULL)
+            return NULL;
+    }
+    PyObject *edge = PyTuple_Pack(2, acc, zero);
+    Py_DECREF(acc);
+    return edge;
+}
+
+/* (array.shape, array.dtype) of input t; a new reference. */
+static PyObject *
+input_meta(PyObject *t)
+{
+    PyObject *d = get_slot(t, t_data, "_data");
+    if (d == NULL)
+        return NULL;
+    PyObject *shape = PyObject_GetAttr(d, s_shape);
+    if (shape == NULL)
+        return NULL;
+    PyObject *dtype = PyObject_GetAttr(d, s_dtype);
+    if (dtype == NULL) {
+        Py_DECREF(shape);
+        return NULL;
+    }
+    PyObject *m = PyTuple_Pack(2, shape, dtype);
+    Py_DECREF(shape);
+    Py_DECREF(dtype);
+    return m;
+}
+
+/* node._saved / _saved_versions from the class's ``save`` (input indices) and the inference-tensor check. */
+static int
+save_inputs(PyObject *node, PyObject *inputs)
+{
+    PyObject *save = PyObject_GetAttr(node, s_save);
+    if (save == NULL)
+        return -1;
+    int any = PyObject_IsTrue(save);
+    if (any <= 0) {
+        Py_DECREF(save);
+        if (any < 0)
+            return -1;
+        set_slot(node, n_saved, PyTuple_New(0));
+        return 0;
+    }
+    PyObject *index = PySequence_Fast(save, "_fastpath.record: an op's save must be a sequence");
+    Py_DECREF(save);
+    if (index == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(index);
+    PyObject *saved = PyTuple_New(n), *versions = PyTuple_New(n);
+    if (saved == NULL || versions == NULL) {
+        Py_DECREF(index);
+        Py_XDECREF(saved);
+        Py_XDECREF(versions);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PyObject_GetItem(inputs, PySequence_Fast_GET_ITEM(index, i));
+        if (t == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(saved, i, t);
+        if (!PyObject_TypeCheck(t, tensor_type)) {
+            PyErr_SetString(PyExc_TypeError, "_fastpath.record: a saved input is not a Tensor");
+            goto fail;
+        }
+        PyObject *ver = get_slot(t, t_version, "_version");
+        PyObject *v = ver == NULL ? NULL : PySequence_GetItem(ver, 0);
+        if (v == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(versions, i, v);
+    }
+    Py_DECREF(index);
+    set_slot(node, n_saved, saved);
+    set_slot(node, n_saved_versions, versions);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *inf = PyObject_GetAttr(PyTuple_GET_ITEM(saved, i), s_is_inference);
+        int is_inf = inf == NULL ? -1 : PyObject_IsTrue(inf);
+        Py_XDECREF(inf);
+        if (is_inf) {
+            if (is_inf > 0)
+                PyErr_SetObject(PyExc_RuntimeError, inference_save_msg);
+            return -1;
+        }
+    }
+    return 0;
+fail:
+    Py_DECREF(index);
+    Py_DECREF(saved);
+    Py_DECREF(versions);
+    return -1;
+}
+
+/* Op._record(node, inputs, out): the node's edges, metadata and saved inputs, and its output tensor. */
+static PyObject *
+record(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "record() takes 3 positional arguments but %zd were given", nargs);
+        return NULL;
+    }
+    PyObject *node = args[0], *inputs = args[1], *out = args[2];
+    /* the common case only: one output array, no record hooks, a tuple of Tensors into a Node */
+    int common = PyTuple_CheckExact(inputs) && !PyTuple_Check(out) && PyObject_TypeCheck(node, node_type)
+                 && PyList_GET_ITEM(record_hooks, 0) == Py_False;
+    Py_ssize_t n = common ? PyTuple_GET_SIZE(inputs) : 0;
+    for (Py_ssize_t i = 0; common && i < n; i++)
+        common = PyObject_TypeCheck(PyTuple_GET_ITEM(inputs, i), tensor_type);
+    if (!common || n == 0)
+        return PyObject_Vectorcall(record_py, args, 3, NULL);
+
+    PyObject *seq = PyObject_CallNoArgs(next_seq);
+    if (seq == NULL)
+        return NULL;
+    set_slot(node, n_seq, seq);
+    Py_INCREF(Py_False);
+    set_slot(node, n_released, Py_False);
+    Py_INCREF(Py_None);
+    set_slot(node, n_result, Py_None);
+
+    PyObject *edges = PyTuple_New(n), *needs = PyTuple_New(n), *meta = PyTuple_New(n);
+    if (edges == NULL || needs == NULL || meta == NULL)
+        goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PyTuple_GET_ITEM(inputs, i);
+        PyObject *e = input_edge(t);
+        if (e == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(edges, i, e);
+        PyObject *rg = get_slot(t, t_requires_grad, "_requires_grad");
+        if (rg == NULL)
+            goto fail;
+        Py_INCREF(rg);
+        PyTuple_SET_ITEM(needs, i, rg);
+        PyObject *m = input_meta(t);
+        if (m == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(meta, i, m);
+    }
+    set_slot(node, n_next_functions, edges);
+    set_slot(node, n_needs_input_grad, needs);
+    set_slot(node, n_input_meta, meta);
+    edges = needs = meta = NULL;
+    if (save_inputs(node, inputs) < 0)
+        return NULL;
+
+    PyObject *dev = get_slot(node, n_dev, "dev");
+    if (dev == NULL)
+        return NULL;
+    PyObject *res = make_tensor(out, dev, Py_True, node, zero);
+    if (res == NULL)
+        return NULL;
+    PyObject *flag = PyObject_GetAttr(node, s_save_result);
+    int keep = flag == NULL ? -1 : PyObject_IsTrue(flag);
+    Py_XDECREF(flag);
+    if (keep > 0) {  /* the output array (no Tensor: no output -> grad_fn -> output cycle) and its version */
+        PyObject *result = PyTuple_Pack(3, out, SLOT(res, t_version), zero);
+        if (result == NULL)
+            keep = -1;
+        else
+            set_slot(node, n_result, result);
+    }
+    if (keep < 0) {
+        Py_DECREF(res);
+        return NULL;
+    }
+    return res;
+fail:
+    Py_XDECREF(edges);
+    Py_XDECREF(needs);
+    Py_XDECREF(meta);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"init", init, METH_VARARGS, "Bind the Tensor and Node classes and the Python state the fast path reads."},
+    {"make", (PyCFunction)(void (*)(void))make, METH_FASTCALL, "Tensor._make in C."},
+    {"record", (PyCFunction)(void (*)(void))record, METH_FASTCALL, "Op._record in C (common case)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastpath", NULL, -1, methods};
+
+PyMODINIT_FUNC
+PyInit__fastpath(void)
+{
+    zero = PyLong_FromLong(0);
+    s_inference = PyUnicode_InternFromString("inference");
+    s_is_inference = PyUnicode_InternFromString("_is_inference");
+    s_accum = PyUnicode_InternFromString("_accum");
+    s_shape = PyUnicode_InternFromString("shape");
+    s_dtype = PyUnicode_InternFromString("dtype");
+    s_save = PyUnicode_InternFromString("save");
+    s_save_result = PyUnicode_InternFromString("save_result");
+    if (!zero || !s_inference || !s_is_inference || !s_accum || !s_shape || !s_dtype || !s_save || !s_save_result)
+        return NULL;
+    return PyModule_Create(&module);
+}

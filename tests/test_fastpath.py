@@ -1,0 +1,208 @@
+"""The C fast path (autograd_gpu/_fastpath.c: Tensor._make and Op._record) against its Python reference.
+
+Every registered op's forward is recorded twice, by the C function and by Op._record on a twin node, and the
+two must leave the same graph state. The rest of the suite runs on whichever is bound (C when it was built);
+test_pure_python_fallback runs the engine's tests once more on the Python functions alone.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import autograd_gpu as ag
+from autograd_gpu.autograd import node as node_mod
+from autograd_gpu.autograd.grad_mode import inference_active
+from autograd_gpu.autograd.node import Op
+from autograd_gpu.testing.registry import all_ops, make_inputs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+fastpath = sys.modules["autograd_gpu.tensor"]._fastpath
+needs_fastpath = pytest.mark.skipif(fastpath is None, reason="the C fast path is not built (or is switched off)")
+
+
+def test_fastpath_is_bound_where_required():
+    """.ci/run installs with a C compiler present and sets AUTOGRAD_GPU_REQUIRE_FASTPATH: there the suite must
+    be running on the C functions, not silently on the fallback."""
+    if not os.environ.get("AUTOGRAD_GPU_REQUIRE_FASTPATH"):
+        pytest.skip("AUTOGRAD_GPU_REQUIRE_FASTPATH is not set")
+    assert fastpath is not None
+    assert node_mod._record is fastpath.record
+    assert ag.Tensor._make is fastpath.make
+
+
+def _graph_state(node, res):
+    """Everything recording sets on a node and its output (identities where the objects must be shared)."""
+    result = node._result
+    data = res._data
+    return {
+        "edges": tuple((None if fn is None else id(fn), nr) for fn, nr in node.next_functions),
+        "needs": node.needs_input_grad,
+        "meta": node._input_meta,
+        "saved": tuple(id(t) for t in node._saved),
+        "versions": node._saved_versions if node._saved else None,
+        "released": node._released,
+        "result": None if result is None else (id(result[0]), result[1] is res._version, result[2]),
+        "node_dict": sorted(vars(node)),
+        "out": (type(res), type(data), data.dtype, data.shape, data.tobytes(), res._device, res._requires_grad,
+                res.grad_fn is node, res._output_nr, res._version[0], res._is_inference, sorted(vars(res))),
+    }
+
+
+class _TwinRecorder:
+    """Stands in for node._record: records each node with the Python reference on a twin (same class, device
+    and forward-set attributes), then with the C function, and keeps both for comparison."""
+
+    def __init__(self):
+        self.pairs = []
+
+    def __call__(self, node, inputs, out):
+        twin = object.__new__(type(node))
+        twin.dev = node.dev
+        twin.__dict__.update(vars(node))  # what forward stored (target, probs, ...)
+        ref = Op._record(twin, inputs, out)
+        res = fastpath.record(node, inputs, out)
+        if not isinstance(res, tuple):  # (states taken now: a view op's caller then sets _base on its output)
+            self.pairs.append((twin._seq, _graph_state(twin, ref), node._seq, _graph_state(node, res),
+                               type(node).__name__))
+        return res
+
+
+def _sample_cases():
+    cases = []
+    for info in all_ops():
+        if "cpu" not in info.devices or info.skip_reason:
+            continue
+        for i, sample in enumerate(info.samples):
+            cases.append(pytest.param(info, sample, id=f"{info.name}-{sample.name or i}"))
+    return cases
+
+
+@needs_fastpath
+@pytest.mark.parametrize("info,sample", _sample_cases())
+def test_record_matches_python_reference(info, sample, monkeypatch):
+    recorder = _TwinRecorder()
+    monkeypatch.setattr(node_mod, "_record", recorder)
+    dtype = "float64" if "float64" in info.dtypes else info.dtypes[0]
+    args, _, kw, _ = make_inputs(sample, info, "cpu", dtype, np.random.default_rng(0),
+                                 requires_grad=bool(info.grad and sample.grad))
+    info.fn(*args, **kw)
+    for twin_seq, expected, seq, state, name in recorder.pairs:
+        assert seq == twin_seq + 1, name  # (the twin took the sequence number before it)
+        assert state == expected, name
+
+
+@needs_fastpath
+def test_record_covers_leaves_nonleaves_and_constants(monkeypatch):
+    """Two- and three-input ops mixing a leaf (its kept accumulator), a non-leaf, and a constant (no edge)."""
+    recorder = _TwinRecorder()
+    monkeypatch.setattr(node_mod, "_record", recorder)
+    w = ag.randn(4, 3, requires_grad=True)
+    b = ag.randn(4, requires_grad=True)
+    x = ag.randn(2, 3)
+    h = ag.nn.functional.linear(x, w, b)       # constant, leaf, leaf
+    r = ag.nn.functional.relu(h)               # saves its result
+    y = r * ag.randn(4)                        # non-leaf times a constant (broadcast)
+    z = y + b                                  # non-leaf plus a leaf whose accumulator exists already
+    loss = ag.nn.functional.cross_entropy(z, ag.tensor([1, 3]))
+    assert len(recorder.pairs) == 5
+    for _, expected, _, state, name in recorder.pairs:
+        assert state == expected, name
+    loss.backward()  # the C-recorded graph trains as the Python one would
+    assert w.grad is not None and b.grad.shape == (4,)
+
+
+@needs_fastpath
+def test_make_matches_python_reference():
+    make = fastpath.make
+    a = np.arange(3.0)
+    t = make(a)
+    assert t._data is a and t._device is ag.device("cpu") and t._requires_grad is False
+    assert t.grad_fn is None and t._output_nr == 0 and t._version == [0] and not t._is_inference
+    s = make(np.float32(2.5))  # NumPy scalars become 0-d arrays
+    assert type(s._data) is np.ndarray and s._data.shape == () and s._data.dtype == np.float32
+    assert s._data == np.float32(2.5)
+    with ag.inference_mode():
+        assert make(a)._is_inference is True
+    assert make(a)._is_inference is False
+    with pytest.raises(TypeError, match=r"from 1 to 5 positional arguments but 0 were given"):
+        make()
+    with pytest.raises(TypeError, match=r"but 6 were given"):
+        make(a, None, False, None, 0, 1)
+
+
+@needs_fastpath
+def test_record_refuses_inference_tensors_as_python_does():
+    with ag.inference_mode():
+        x = ag.ones(3)
+    y = ag.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="Inference tensors cannot be saved for backward"):
+        x * y  # MulBackward0 saves both inputs
+
+
+@needs_fastpath
+def test_record_hands_other_cases_to_python():
+    """Several outputs, or anomaly mode's record hooks: the C function calls Op._record."""
+    calls = []
+    python_record = Op._record
+
+    def spy(node, inputs, out):
+        calls.append(type(node).__name__)
+        return python_record(node, inputs, out)
+
+    fastpath.init(ag.Tensor, node_mod.Node, np.ndarray, np.generic, np.array, inference_active, node_mod._grad_state,
+                  ag.device("cpu"), node_mod._next_seq, node_mod.edge_of, spy, node_mod._record_hooks,
+                  node_mod._NO_EDGE, node_mod.INFERENCE_SAVE_MSG)
+    try:
+        x = ag.randn(3, 4, requires_grad=True)
+        values, indices = x.max(1)          # two outputs
+        (x * 2).sum()                        # common case: not handed over
+        assert calls == ["MaxBackward0"]
+        with ag.autograd.detect_anomaly():
+            (x * 2).sum()
+        assert calls[1:] == ["MulBackward0", "SumBackward0"]
+    finally:
+        node_mod.bind_fastpath(ag.Tensor, ag.device("cpu"))
+
+
+def test_recording_leaks_no_references():
+    """Reference counts of what recording touches (a constant input and its array, a leaf, its accumulator, the
+    shared no-edge tuple, the device) are the same before and after a thousand training steps."""
+    x = ag.randn(8, 5)
+    w = ag.randn(3, 5, requires_grad=True)
+    dev = x.device
+
+    def step():
+        loss = ag.nn.functional.relu(ag.nn.functional.linear(x, w)).mul(x[:, :3]).sum()
+        loss.backward()
+        w.grad = None
+
+    step()
+    watched = (x, x._data, w, w._data, w._accum, node_mod._NO_EDGE, dev)
+    before = [sys.getrefcount(o) for o in watched]
+    for _ in range(1000):
+        step()
+    assert [sys.getrefcount(o) for o in watched] == before
+
+
+def test_op_classes_may_not_shadow_recorded_slots():
+    with pytest.raises(TypeError, match=r"Bad defines _saved: node slots that recording writes"):
+        class Bad(Op):
+            _saved = ()
+
+
+def test_pure_python_fallback():
+    """The engine, hooks, memory and tutorial tests on the Python functions alone (a machine without a C
+    compiler at install time runs this way)."""
+    env = dict(os.environ, AUTOGRAD_GPU_PURE_PYTHON="1", AUTOGRAD_GPU_TEST_DEVICES="cpu")
+    env.pop("AUTOGRAD_GPU_REQUIRE_FASTPATH", None)
+    probe = subprocess.run([sys.executable, "-c", "import autograd_gpu.autograd.node as n; "
+                            "print(n._record is n.Op._record)"], env=env, capture_output=True, text=True)
+    assert probe.stdout.strip() == "True", probe.stderr
+    files = [os.path.join(HERE, f) for f in ("test_engine.py", "test_hooks.py", "test_memory.py",
+                                             "test_tutorial.py", "test_inplace.py")]
+    r = subprocess.run([sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+                       env=env, capture_output=True, text=True, cwd=os.path.dirname(HERE))
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    assert " passed" in r.stdout
