@@ -19,11 +19,10 @@ def _nvrtc_version():
 
 
 def _fastpath_state() -> str:
-    import os
     from .autograd import node
     if node._record is not node.Op._record:
         return "in use"
-    if os.environ.get("AUTOGRAD_GPU_PURE_PYTHON", "") not in ("", "0"):
+    if node.fastpath_switched_off():
         return "off (AUTOGRAD_GPU_PURE_PYTHON is set)"
     return "not built (no C compiler at install: the same functions run in Python)"
 

@@ -401,11 +401,15 @@ def _check_op_class(cls):
                         "writes (set them per node, not on the class)")
 
 
+def fastpath_switched_off() -> bool:
+    return _os.environ.get("AUTOGRAD_GPU_PURE_PYTHON", "") not in ("", "0")
+
+
 def bind_fastpath(tensor_cls, cpu_device):
     """Use the C build of Tensor._make and Op._record (autograd_gpu/_fastpath.c) when it was compiled at install
     and AUTOGRAD_GPU_PURE_PYTHON is unset; returns the module, or None (the Python functions stay)."""
     global _record
-    if _os.environ.get("AUTOGRAD_GPU_PURE_PYTHON", "") not in ("", "0"):
+    if fastpath_switched_off():
         return None
     try:
         from .. import _fastpath
