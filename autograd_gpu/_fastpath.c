@@ -64,41 +64,42 @@ slot_offset(PyTypeObject *tp, const char *name)
     return m->offset;
 }
 
+/* The globals init() binds, in its argument order; each holds a reference (released on a second init). */
+static PyObject **const bound[] = {
+    (PyObject **)&tensor_type, (PyObject **)&node_type, &ndarray_type, &generic_type, &np_array,
+    &inference_active, &grad_state, &cpu_device, &next_seq, &edge_of, &record_py, &record_hooks, &no_edge,
+    &inference_save_msg,
+};
+#define N_BOUND (sizeof(bound) / sizeof(bound[0]))
+
 static PyObject *
 init(PyObject *self, PyObject *args)
 {
-    PyObject *tt, *nt;
-    if (!PyArg_ParseTuple(args, "O!O!OOOOOOOOOOOO:init", &PyType_Type, &tt, &PyType_Type, &nt, &ndarray_type,
-                          &generic_type, &np_array, &inference_active, &grad_state, &cpu_device, &next_seq,
-                          &edge_of, &record_py, &record_hooks, &no_edge, &inference_save_msg))
+    PyObject *v[N_BOUND];
+    if (!PyArg_ParseTuple(args, "O!O!OOOOOOOOOOOO:init", &PyType_Type, &v[0], &PyType_Type, &v[1], &v[2], &v[3],
+                          &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13]))
         return NULL;
-    if (!PyList_Check(inference_active) || !PyList_Check(record_hooks)) {
+    if (!PyList_Check(v[5]) || !PyList_Check(v[11])) {
         PyErr_SetString(PyExc_TypeError, "_fastpath.init: inference_active and record_hooks must be lists");
         return NULL;
     }
-    tensor_type = (PyTypeObject *)tt;
-    node_type = (PyTypeObject *)nt;
-    PyObject *keep[] = {tt, nt, ndarray_type, generic_type, np_array, inference_active, grad_state, cpu_device,
-                        next_seq, edge_of, record_py, record_hooks, no_edge, inference_save_msg};
-    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-        Py_INCREF(keep[i]);  /* held for the life of the process, as the module globals they mirror */
-#define OFF(var, tp, name) if ((var = slot_offset(tp, name)) < 0) return NULL
-    OFF(t_data, tensor_type, "_data");
-    OFF(t_device, tensor_type, "_device");
-    OFF(t_requires_grad, tensor_type, "_requires_grad");
-    OFF(t_grad_fn, tensor_type, "grad_fn");
-    OFF(t_output_nr, tensor_type, "_output_nr");
-    OFF(t_version, tensor_type, "_version");
-    OFF(n_seq, node_type, "_seq");
-    OFF(n_released, node_type, "_released");
-    OFF(n_result, node_type, "_result");
-    OFF(n_next_functions, node_type, "next_functions");
-    OFF(n_needs_input_grad, node_type, "needs_input_grad");
-    OFF(n_input_meta, node_type, "_input_meta");
-    OFF(n_saved, node_type, "_saved");
-    OFF(n_saved_versions, node_type, "_saved_versions");
-    OFF(n_dev, node_type, "dev");
-#undef OFF
+    PyTypeObject *tt = (PyTypeObject *)v[0], *nt = (PyTypeObject *)v[1];
+    Py_ssize_t off[15];
+    const char *tensor_slots[] = {"_data", "_device", "_requires_grad", "grad_fn", "_output_nr", "_version"};
+    const char *node_slots[] = {"_seq", "_released", "_result", "next_functions", "needs_input_grad", "_input_meta",
+                                "_saved", "_saved_versions", "dev"};
+    for (int i = 0; i < 15; i++)  /* (all read before anything is bound: a failed init changes nothing) */
+        if ((off[i] = i < 6 ? slot_offset(tt, tensor_slots[i]) : slot_offset(nt, node_slots[i - 6])) < 0)
+            return NULL;
+    t_data = off[0], t_device = off[1], t_requires_grad = off[2], t_grad_fn = off[3], t_output_nr = off[4];
+    t_version = off[5];
+    n_seq = off[6], n_released = off[7], n_result = off[8], n_next_functions = off[9];
+    n_needs_input_grad = off[10], n_input_meta = off[11], n_saved = off[12], n_saved_versions = off[13];
+    n_dev = off[14];
+    for (size_t i = 0; i < N_BOUND; i++) {
+        Py_INCREF(v[i]);
+        Py_XSETREF(*bound[i], v[i]);
+    }
     Py_RETURN_NONE;
 }
 

@@ -13,7 +13,6 @@ import pytest
 
 import autograd_gpu as ag
 from autograd_gpu.autograd import node as node_mod
-from autograd_gpu.autograd.grad_mode import inference_active
 from autograd_gpu.autograd.node import Op
 from autograd_gpu.testing.registry import all_ops, make_inputs
 
@@ -151,12 +150,10 @@ def test_record_hands_other_cases_to_python():
         calls.append(type(node).__name__)
         return python_record(node, inputs, out)
 
-    fastpath.init(ag.Tensor, node_mod.Node, np.ndarray, np.generic, np.array, inference_active, node_mod._grad_state,
-                  ag.device("cpu"), node_mod._next_seq, node_mod.edge_of, spy, node_mod._record_hooks,
-                  node_mod._NO_EDGE, node_mod.INFERENCE_SAVE_MSG)
+    node_mod.bind_fastpath(ag.Tensor, ag.device("cpu"), python_record=spy)
     try:
         x = ag.randn(3, 4, requires_grad=True)
-        values, indices = x.max(1)          # two outputs
+        x.max(1)                             # two outputs
         (x * 2).sum()                        # common case: not handed over
         assert calls == ["MaxBackward0"]
         with ag.autograd.detect_anomaly():
@@ -164,6 +161,16 @@ def test_record_hands_other_cases_to_python():
         assert calls[1:] == ["MulBackward0", "SumBackward0"]
     finally:
         node_mod.bind_fastpath(ag.Tensor, ag.device("cpu"))
+
+
+@needs_fastpath
+def test_failed_init_changes_nothing():
+    args = [ag.Tensor, int, None, None, None, [0], None, None, None, None, None, [False], None, None]
+    with pytest.raises(TypeError, match=r"_fastpath: int._seq is not a slot"):
+        fastpath.init(*args)
+    x = ag.ones(3, requires_grad=True)
+    (x * 3).sum().backward()  # still recording with the bound classes and state
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0, 3.0])
 
 
 def test_recording_leaks_no_references():

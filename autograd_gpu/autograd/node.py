@@ -405,9 +405,10 @@ def fastpath_switched_off() -> bool:
     return _os.environ.get("AUTOGRAD_GPU_PURE_PYTHON", "") not in ("", "0")
 
 
-def bind_fastpath(tensor_cls, cpu_device):
+def bind_fastpath(tensor_cls, cpu_device, python_record=None):
     """Use the C build of Tensor._make and Op._record (autograd_gpu/_fastpath.c) when it was compiled at install
-    and AUTOGRAD_GPU_PURE_PYTHON is unset; returns the module, or None (the Python functions stay)."""
+    and AUTOGRAD_GPU_PURE_PYTHON is unset; returns the module, or None (the Python functions stay).
+    ``python_record`` (default Op._record) is what the C record hands its uncommon cases to."""
     global _record
     if fastpath_switched_off():
         return None
@@ -417,7 +418,8 @@ def bind_fastpath(tensor_cls, cpu_device):
         return None
     from .grad_mode import inference_active
     _fastpath.init(tensor_cls, Node, _np.ndarray, _np.generic, _np.array, inference_active, _grad_state,
-                   cpu_device, _next_seq, edge_of, Op._record, _record_hooks, _NO_EDGE, INFERENCE_SAVE_MSG)
+                   cpu_device, _next_seq, edge_of, python_record or Op._record, _record_hooks, _NO_EDGE,
+                   INFERENCE_SAVE_MSG)
     tensor_cls._make = staticmethod(_fastpath.make)
     _record = _fastpath.record
     return _fastpath
