@@ -24,7 +24,9 @@ static Py_ssize_t t_data, t_device, t_requires_grad, t_grad_fn, t_output_nr, t_v
 /* slot offsets: Node */
 static Py_ssize_t n_seq, n_released, n_result, n_next_functions, n_needs_input_grad, n_input_meta, n_saved,
     n_saved_versions, n_dev;
-static PyObject *zero, *s_inference, *s_is_inference, *s_accum, *s_shape, *s_dtype, *s_save, *s_save_result;
+/* set by init_apply() */
+static PyObject *apply_py, *fw_enabled, *forward_value_error;
+static PyObject *zero, *s_forward, *s_enabled, *s_inference, *s_is_inference, *s_accum, *s_shape, *s_dtype, *s_save, *s_save_result;
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
@@ -379,10 +381,145 @@ fail:
     return NULL;
 }
 
+
+static PyObject *
+init_apply(PyObject *self, PyObject *args)
+{
+    PyObject *a, *f, *v;
+    if (!PyArg_ParseTuple(args, "OO!O:init_apply", &a, &PyList_Type, &f, &v))
+        return NULL;
+    Py_INCREF(a);
+    Py_INCREF(f);
+    Py_INCREF(v);
+    Py_XSETREF(apply_py, a);
+    Py_XSETREF(fw_enabled, f);
+    Py_XSETREF(forward_value_error, v);
+    Py_RETURN_NONE;
+}
+
+/* inputs[0..n) as a new tuple */
+static PyObject *
+as_tuple(PyObject *const *inputs, Py_ssize_t n)
+{
+    PyObject *t = PyTuple_New(n);
+    if (t != NULL)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_INCREF(inputs[i]);
+            PyTuple_SET_ITEM(t, i, inputs[i]);
+        }
+    return t;
+}
+
+#define SMALL_CALL 8
+
+/* Op.apply(cls, *inputs, **params): the node, its forward on the inputs' arrays, and the output recorded
+   (record) when grad mode is on and an input requires grad, else just wrapped. Anything uncommon (a forward-AD
+   level, inputs on different devices, a non-Tensor input, a class that is not a Node) goes to the Python
+   Op.apply, which raises PyTorch's errors; a ValueError from forward goes to node._forward_value_error. */
+static PyObject *
+apply(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf), nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    Py_ssize_t n = nargs - 1;
+    if (n < 1 || PyList_GET_ITEM(fw_enabled, 0) != Py_False || !PyType_Check(args[0])
+        || !PyType_IsSubtype((PyTypeObject *)args[0], node_type) || 1 + n + nkw > SMALL_CALL)
+        return PyObject_Vectorcall(apply_py, args, nargs, kwnames);
+    PyObject *const *inputs = args + 1;
+    PyObject *dev = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = inputs[i];
+        if (!PyObject_TypeCheck(t, tensor_type) || SLOT(t, t_device) == NULL || SLOT(t, t_data) == NULL
+            || (i && SLOT(t, t_device) != dev))
+            return PyObject_Vectorcall(apply_py, args, nargs, kwnames);
+        dev = SLOT(t, t_device);
+    }
+    PyTypeObject *cls = (PyTypeObject *)args[0];
+    PyObject *node = cls->tp_alloc(cls, 0);
+    if (node == NULL)
+        return NULL;
+    Py_INCREF(dev);
+    set_slot(node, n_dev, dev);
+
+    /* node.forward(*arrays, **params): [slot for the offset protocol, node, arrays..., keyword values...] */
+    PyObject *call[1 + SMALL_CALL];
+    call[1] = node;
+    for (Py_ssize_t i = 0; i < n; i++)
+        call[2 + i] = SLOT(inputs[i], t_data);
+    for (Py_ssize_t i = 0; i < nkw; i++)
+        call[2 + n + i] = args[nargs + i];
+    PyObject *out = PyObject_VectorcallMethod(s_forward, call + 1, (1 + n) | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                              kwnames);
+    if (out == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_ValueError)) {  /* shapes that don't broadcast: PyTorch's message */
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyErr_NormalizeException(&type, &value, &tb);
+            if (tb != NULL)
+                PyException_SetTraceback(value, tb);
+            PyObject *tup = as_tuple(inputs, n);
+            if (tup != NULL) {
+                PyObject *r = PyObject_CallFunctionObjArgs(forward_value_error, value, tup, NULL);
+                Py_XDECREF(r);  /* (it always raises) */
+                Py_DECREF(tup);
+            }
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
+        }
+        Py_DECREF(node);
+        return NULL;
+    }
+    PyObject *res = NULL;
+    PyObject *enabled = PyObject_GetAttr(grad_state, s_enabled);  /* this thread's grad mode */
+    int on = enabled == NULL ? -1 : PyObject_IsTrue(enabled);
+    Py_XDECREF(enabled);
+    if (on < 0)
+        goto done;
+    if (on) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int need = PyObject_IsTrue(SLOT(inputs[i], t_requires_grad));
+            if (need < 0)
+                goto done;
+            if (need) {
+                PyObject *tup = as_tuple(inputs, n);
+                if (tup != NULL) {
+                    PyObject *rec[3] = {node, tup, out};
+                    res = record(NULL, rec, 3);
+                    Py_DECREF(tup);
+                }
+                goto done;
+            }
+        }
+    }
+    /* nothing to record: the output array(s) wrapped on the node's device (forward may move it, as .to does) */
+    dev = get_slot(node, n_dev, "dev");
+    if (dev == NULL)
+        goto done;
+    if (PyTuple_Check(out)) {
+        Py_ssize_t k = PyTuple_GET_SIZE(out);
+        res = PyTuple_New(k);
+        for (Py_ssize_t i = 0; res != NULL && i < k; i++) {
+            PyObject *t = make_tensor(PyTuple_GET_ITEM(out, i), dev, Py_False, Py_None, zero);
+            if (t == NULL)
+                Py_CLEAR(res);
+            else
+                PyTuple_SET_ITEM(res, i, t);
+        }
+    }
+    else
+        res = make_tensor(out, dev, Py_False, Py_None, zero);
+done:
+    Py_DECREF(out);
+    Py_DECREF(node);
+    return res;
+}
+
 static PyMethodDef methods[] = {
     {"init", init, METH_VARARGS, "Bind the Tensor and Node classes and the Python state the fast path reads."},
     {"make", (PyCFunction)(void (*)(void))make, METH_FASTCALL, "Tensor._make in C."},
     {"record", (PyCFunction)(void (*)(void))record, METH_FASTCALL, "Op._record in C (common case)."},
+    {"init_apply", init_apply, METH_VARARGS, "Bind the Python Op.apply, the forward-AD flag, the ValueError hook."},
+    {"apply", (PyCFunction)(void (*)(void))apply, METH_FASTCALL | METH_KEYWORDS, "Op.apply in C (common case)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -392,6 +529,8 @@ PyMODINIT_FUNC
 PyInit__fastpath(void)
 {
     zero = PyLong_FromLong(0);
+    s_forward = PyUnicode_InternFromString("forward");
+    s_enabled = PyUnicode_InternFromString("enabled");
     s_inference = PyUnicode_InternFromString("inference");
     s_is_inference = PyUnicode_InternFromString("_is_inference");
     s_accum = PyUnicode_InternFromString("_accum");
@@ -399,7 +538,7 @@ PyInit__fastpath(void)
     s_dtype = PyUnicode_InternFromString("dtype");
     s_save = PyUnicode_InternFromString("save");
     s_save_result = PyUnicode_InternFromString("save_result");
-    if (!zero || !s_inference || !s_is_inference || !s_accum || !s_shape || !s_dtype || !s_save || !s_save_result)
+    if (!zero || !s_forward || !s_enabled || !s_inference || !s_is_inference || !s_accum || !s_shape || !s_dtype || !s_save || !s_save_result)
         return NULL;
     return PyModule_Create(&module);
 }

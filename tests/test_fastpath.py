@@ -1,7 +1,7 @@
-"""The C fast path (autograd_gpu/_fastpath.c: Tensor._make and Op._record) against its Python reference.
+"""The C fast path (autograd_gpu/_fastpath.c: Tensor._make, Op.apply, Op._record) against its Python reference.
 
 Every registered op's forward is recorded twice, by the C function and by Op._record on a twin node, and the
-two must leave the same graph state. The rest of the suite runs on whichever is bound (C when it was built);
+two must leave the same graph state; and run through the C and the Python Op.apply, with the same outputs. The rest of the suite runs on whichever is bound (C when it was built);
 test_pure_python_fallback runs the engine's tests once more on the Python functions alone.
 """
 import os
@@ -16,6 +16,8 @@ from autograd_gpu.autograd import node as node_mod
 from autograd_gpu.autograd.node import Op
 from autograd_gpu.testing.registry import all_ops, make_inputs
 
+from conftest import DEVICES
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 fastpath = sys.modules["autograd_gpu.tensor"]._fastpath
 needs_fastpath = pytest.mark.skipif(fastpath is None, reason="the C fast path is not built (or is switched off)")
@@ -29,6 +31,7 @@ def test_fastpath_is_bound_where_required():
     assert fastpath is not None
     assert node_mod._record is fastpath.record
     assert ag.Tensor._make is fastpath.make
+    assert Op.__dict__["apply"].__func__ is fastpath.apply
 
 
 def _graph_state(node, res):
@@ -83,6 +86,7 @@ def _sample_cases():
 def test_record_matches_python_reference(info, sample, monkeypatch):
     recorder = _TwinRecorder()
     monkeypatch.setattr(node_mod, "_record", recorder)
+    monkeypatch.setattr(Op, "apply", node_mod._python_apply)  # (the C apply calls the C record directly)
     dtype = "float64" if "float64" in info.dtypes else info.dtypes[0]
     args, _, kw, _ = make_inputs(sample, info, "cpu", dtype, np.random.default_rng(0),
                                  requires_grad=bool(info.grad and sample.grad))
@@ -92,11 +96,65 @@ def test_record_matches_python_reference(info, sample, monkeypatch):
         assert state == expected, name
 
 
+def _outputs_state(out):
+    """An op's outputs: values, flags and the graph one level down (node types, edges' node types)."""
+    outs = out if isinstance(out, tuple) else (out,)
+    state = []
+    for o in outs:
+        if not isinstance(o, ag.Tensor):
+            state.append(repr(o))
+            continue
+        fn = o.grad_fn
+        state.append((type(o._data), o._data.dtype, o._data.shape, o._data.tobytes(), o._device, o._requires_grad,
+                      o._output_nr, o._version[0], o._is_inference,
+                      None if fn is None else (type(fn).__name__, fn.needs_input_grad, fn._input_meta,
+                                               tuple((type(c).__name__, nr) for c, nr in fn.next_functions))))
+    return state
+
+
+@needs_fastpath
+@pytest.mark.parametrize("info,sample", _sample_cases())
+def test_apply_matches_python_reference(info, sample, monkeypatch):
+    """Each registered op's forward through the C Op.apply and through the Python one: same outputs, same
+    flags, same nodes and edges (requires_grad inputs; the same random state for ops that draw numbers)."""
+    dtype = "float64" if "float64" in info.dtypes else info.dtypes[0]
+    results = []
+    for python in (False, True):
+        if python:
+            monkeypatch.setattr(Op, "apply", node_mod._python_apply)
+            monkeypatch.setattr(node_mod, "_record", Op._record)
+        args, _, kw, _ = make_inputs(sample, info, "cpu", dtype, np.random.default_rng(0),
+                                     requires_grad=bool(info.grad and sample.grad))
+        ag.manual_seed(0)
+        results.append(_outputs_state(info.fn(*args, **kw)))
+    assert results[0] == results[1]
+
+
+@needs_fastpath
+def test_apply_raises_as_python_does():
+    a, b = ag.ones(2, 3, requires_grad=True), ag.ones(4)
+    with pytest.raises(RuntimeError, match=r"The size of tensor a \(3\) must match the size of tensor b \(4\) at "
+                                           r"non-singleton dimension 1") as info:
+        a + b  # NumPy's ValueError, as PyTorch words it
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+    class Boom(Op):
+        def forward(self, x):
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):  # a ValueError that is not about broadcasting passes through
+        Boom.apply(a)
+    if "cuda_emulated" in DEVICES:
+        with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+            a + ag.ones(2, 3, device="cuda_emulated")
+
+
 @needs_fastpath
 def test_record_covers_leaves_nonleaves_and_constants(monkeypatch):
     """Two- and three-input ops mixing a leaf (its kept accumulator), a non-leaf, and a constant (no edge)."""
     recorder = _TwinRecorder()
     monkeypatch.setattr(node_mod, "_record", recorder)
+    monkeypatch.setattr(Op, "apply", node_mod._python_apply)
     w = ag.randn(4, 3, requires_grad=True)
     b = ag.randn(4, requires_grad=True)
     x = ag.randn(2, 3)

@@ -209,6 +209,15 @@ def _broadcast_error(inputs):
     return None
 
 
+def _forward_value_error(exc, inputs):
+    """A ValueError from an op's forward: PyTorch's message when the inputs' shapes don't broadcast (NumPy and
+    CuPy raise ValueError), else the error itself."""
+    err = _broadcast_error(inputs)
+    if err is None:
+        raise exc
+    raise err from None
+
+
 def edge_of(t):
     """(node, output_nr) through which gradient reaches tensor t; creates a leaf's AccumulateGrad once."""
     fn = t.grad_fn
@@ -294,11 +303,8 @@ class Op(Node):
                         _mismatch_error(inputs, dev)
                     arrays.append(t._data)
                 out = node.forward(*arrays, **params) if params else node.forward(*arrays)
-        except ValueError:
-            err = _broadcast_error(inputs)
-            if err is None:
-                raise
-            raise err from None
+        except ValueError as exc:
+            _forward_value_error(exc, inputs)
         if _grad_state.enabled:
             for t in inputs:
                 if t._requires_grad:
@@ -386,8 +392,10 @@ class Op(Node):
         return res
 
 
-# What apply calls to record a node: Op._record, or its C twin (autograd_gpu/_fastpath.c) once bound.
+# What the Python Op.apply calls to record a node: Op._record, or its C twin (autograd_gpu/_fastpath.c) once
+# bound; the C Op.apply, once bound, calls the C record itself. _python_apply keeps the Python Op.apply.
 _record = Op._record
+_python_apply = Op.__dict__["apply"]
 # The node slots _record writes: an op class may not shadow them with class attributes (Python would then
 # store into the instance dict, the C twin into the slot).
 _RECORDED_SLOTS = frozenset(("_seq", "_released", "_result", "next_functions", "needs_input_grad", "_input_meta",
@@ -406,8 +414,8 @@ def fastpath_switched_off() -> bool:
 
 
 def bind_fastpath(tensor_cls, cpu_device, python_record=None):
-    """Use the C build of Tensor._make and Op._record (autograd_gpu/_fastpath.c) when it was compiled at install
-    and AUTOGRAD_GPU_PURE_PYTHON is unset; returns the module, or None (the Python functions stay).
+    """Use the C build of Tensor._make, Op.apply and Op._record (autograd_gpu/_fastpath.c) when it was compiled
+    at install and AUTOGRAD_GPU_PURE_PYTHON is unset; returns the module, or None (the Python functions stay).
     ``python_record`` (default Op._record) is what the C record hands its uncommon cases to."""
     global _record
     if fastpath_switched_off():
@@ -420,7 +428,9 @@ def bind_fastpath(tensor_cls, cpu_device, python_record=None):
     _fastpath.init(tensor_cls, Node, _np.ndarray, _np.generic, _np.array, inference_active, _grad_state,
                    cpu_device, _next_seq, edge_of, python_record or Op._record, _record_hooks, _NO_EDGE,
                    INFERENCE_SAVE_MSG)
+    _fastpath.init_apply(_python_apply.__func__, _fw_enabled, _forward_value_error)
     tensor_cls._make = staticmethod(_fastpath.make)
+    Op.apply = classmethod(_fastpath.apply)
     _record = _fastpath.record
     return _fastpath
 
