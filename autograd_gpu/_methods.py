@@ -27,6 +27,27 @@ def _bind_all():
         for prop, fn in getattr(mod, "TENSOR_PROPERTIES", {}).items():
             setattr(Tensor, prop, property(fn))
     _bind_operators()
+    _bind_fast_methods()
+
+
+python_methods = {}  # the Python methods _bind_fast_methods replaced, by name (the C ones' fallbacks)
+
+
+def _bind_fast_methods():
+    """The optimizer step's Tensor methods (``lr * p.grad``, ``p -= ...``, ``p.grad = None``, and += / *=) in C
+    when the C fast path is bound (autograd_gpu/_fastpath.c); each calls the Python method it replaces for
+    anything but its common case."""
+    from .autograd import node
+    from .tensor import _fastpath
+    if _fastpath is None or node._record is node.Op._record:
+        return
+    grad = Tensor.__dict__["grad"]
+    python_methods.update({"__rmul__": Tensor.__rmul__, "__iadd__": Tensor.__iadd__, "__isub__": Tensor.__isub__,
+                           "__imul__": Tensor.__imul__, "grad_get": grad.fget, "grad_set": grad.fset})
+    fast = _fastpath.methods(python_methods)
+    for name in ("__rmul__", "__iadd__", "__isub__", "__imul__"):
+        setattr(Tensor, name, fast[name])
+    Tensor.grad = property(fast["grad_get"], fast["grad_set"], grad.fdel, grad.__doc__)
 
 
 def _bind_operators():

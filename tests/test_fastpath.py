@@ -32,6 +32,7 @@ def test_fastpath_is_bound_where_required():
     assert node_mod._record is fastpath.record
     assert ag.Tensor._make is fastpath.make
     assert Op.__dict__["apply"].__func__ is fastpath.apply
+    assert type(ag.Tensor.__isub__).__name__ == "method_descriptor"  # (the optimizer's methods: _methods.py)
 
 
 def _graph_state(node, res):
@@ -232,15 +233,21 @@ def test_failed_init_changes_nothing():
 
 
 def test_recording_leaks_no_references():
-    """Reference counts of what recording touches (a constant input and its array, a leaf, its accumulator, the
-    shared no-edge tuple, the device) are the same before and after a thousand training steps."""
+    """Reference counts of what recording and the optimizer's methods touch (a constant input and its array, a
+    leaf, its accumulator, the shared no-edge tuple, the device) are the same before and after a thousand
+    training steps."""
     x = ag.randn(8, 5)
     w = ag.randn(3, 5, requires_grad=True)
     dev = x.device
 
     def step():
+        nonlocal w  # (w -= ... rebinds the name, to the same tensor)
         loss = ag.nn.functional.relu(ag.nn.functional.linear(x, w)).mul(x[:, :3]).sum()
         loss.backward()
+        with ag.no_grad():
+            w -= 0.01 * w.grad
+            w += 0.0
+            w *= 1.0
         w.grad = None
 
     step()
@@ -249,6 +256,89 @@ def test_recording_leaks_no_references():
     for _ in range(1000):
         step()
     assert [sys.getrefcount(o) for o in watched] == before
+
+
+def _outcome(call, tensors):
+    """What call() did: its result (values, dtype, flags, node type) or its exception (type, message), then the
+    values, version counters and .grad of the tensors it touched."""
+    try:
+        r = call()
+        res = ("ok", None if r is None else (r._data.dtype, r._data.shape, r._data.tobytes(), r._requires_grad,
+                                              type(r.grad_fn).__name__, r._version[0]))
+    except Exception as e:  # noqa: BLE001  (the same exception either way is the point)
+        res = ("raised", type(e).__name__, str(e))
+    return res, [(t._data.tobytes(), t._version[0], None if t._grad is None else t._grad._data.tobytes())
+                 for t in tensors]
+
+
+def _scenario(name, data, other, dtype=ag.float32, requires_grad=False, grad=None, no_grad=True):
+    """(method name, run): run(method) calls method(x, other) on fresh tensors and returns _outcome."""
+    def run(method):
+        x = ag.tensor(data, dtype=dtype, requires_grad=requires_grad)
+        if grad is not None:
+            x._grad = ag.tensor(grad, dtype=dtype)
+        o = other() if callable(other) else other
+        mode = ag.no_grad() if no_grad else ag.enable_grad()
+        fn = (lambda: method(x)) if name == "grad_get" else lambda: method(x, o)
+
+        def call():
+            with mode:
+                return fn()
+        return _outcome(call, [x] + ([o] if isinstance(o, ag.Tensor) else []))
+    return name, run
+
+
+def _f32(values):
+    return lambda: ag.tensor(values, dtype=ag.float32)
+
+
+METHOD_SCENARIOS = {
+    "rmul-float": _scenario("__rmul__", [1.0, -2.0, 3.0], 0.5, no_grad=False),
+    "rmul-float-requires-grad": _scenario("__rmul__", [1.0, -2.0, 3.0], 0.5, requires_grad=True, no_grad=False),
+    "rmul-int": _scenario("__rmul__", [1.0, -2.0, 3.0], 3, no_grad=False),
+    "rmul-float-int-tensor": _scenario("__rmul__", [1, 2, 3], 0.5, dtype=ag.int64, no_grad=False),
+    "rmul-float-nan": _scenario("__rmul__", [1.0, -2.0, 3.0], float("nan"), no_grad=False),
+    "isub-float": _scenario("__isub__", [1.0, -2.0, 3.0], 0.25, requires_grad=True),
+    "isub-int": _scenario("__isub__", [1.0, -2.0, 3.0], 2, requires_grad=True),
+    "isub-tensor": _scenario("__isub__", [1.0, -2.0, 3.0], _f32([0.5, 0.5, 0.5]), requires_grad=True),
+    "isub-tensor-other-dtype": _scenario("__isub__", [1.0, -2.0, 3.0], lambda: ag.tensor([0.5, 0.5, 0.5]),
+                                         requires_grad=True),
+    "isub-tensor-broadcast": _scenario("__isub__", [1.0, -2.0, 3.0], _f32([0.5]), requires_grad=True),
+    "isub-tensor-bad-shape": _scenario("__isub__", [1.0, -2.0, 3.0], _f32([0.5, 1.0]), requires_grad=True),
+    "isub-int-tensor": _scenario("__isub__", [1, 2, 3], 1, dtype=ag.int64),
+    "isub-leaf-grad-mode": _scenario("__isub__", [1.0, -2.0, 3.0], 0.25, requires_grad=True, no_grad=False),
+    "isub-plain-grad-mode": _scenario("__isub__", [1.0, -2.0, 3.0], 0.25, no_grad=False),
+    "isub-bool": _scenario("__isub__", [1.0, -2.0, 3.0], True),
+    "iadd-float": _scenario("__iadd__", [1.0, -2.0, 3.0], 0.25, requires_grad=True),
+    "iadd-tensor": _scenario("__iadd__", [1.0, -2.0, 3.0], _f32([1.0, 1.0, 1.0])),
+    "imul-float": _scenario("__imul__", [1.0, -2.0, 3.0], 0.5, requires_grad=True),
+    "imul-int-tensor": _scenario("__imul__", [1, 2, 3], 2, dtype=ag.int64),
+    "grad-get-leaf": _scenario("grad_get", [1.0, 2.0], None, requires_grad=True, grad=[1.0, 1.0]),
+    "grad-get-none": _scenario("grad_get", [1.0, 2.0], None, requires_grad=True),
+    "grad-set-none": _scenario("grad_set", [1.0, 2.0], None, requires_grad=True, grad=[1.0, 1.0]),
+    "grad-set-tensor": _scenario("grad_set", [1.0, 2.0], _f32([2.0, 2.0]), requires_grad=True),
+    "grad-set-wrong-dtype": _scenario("grad_set", [1.0, 2.0], lambda: ag.tensor([2.0, 2.0]), requires_grad=True),
+    "grad-set-wrong-shape": _scenario("grad_set", [1.0, 2.0], _f32([2.0]), requires_grad=True),
+}
+
+
+@needs_fastpath
+@pytest.mark.parametrize("scenario", list(METHOD_SCENARIOS))
+def test_methods_match_python_reference(scenario):
+    """The C Tensor methods (rmul, +=, -=, *=, .grad get/set) against the Python methods they replace: the same
+    result or the same exception, the same values, version counters and .grad afterwards."""
+    from autograd_gpu._methods import python_methods
+    name, run = METHOD_SCENARIOS[scenario]
+    grad = ag.Tensor.grad
+    c_method = {"grad_get": grad.fget, "grad_set": grad.fset}.get(name) or getattr(ag.Tensor, name)
+    assert c_method is not python_methods[name]
+    assert run(c_method) == run(python_methods[name])
+
+
+def test_nonleaf_grad_warns_through_the_c_getter():
+    y = ag.ones(2, requires_grad=True) * 2
+    with pytest.warns(UserWarning, match="is not a leaf Tensor is being accessed"):
+        assert y.grad is None
 
 
 def test_op_classes_may_not_shadow_recorded_slots():
