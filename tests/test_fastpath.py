@@ -1,8 +1,11 @@
-"""The C fast path (autograd_gpu/_fastpath.c: Tensor._make, Op.apply, Op._record) against its Python reference.
+"""The C fast path (autograd_gpu/_fastpath.c: Tensor._make, Op.apply, Op._record, the optimizer's Tensor methods,
+backward()'s loop) against its Python reference.
 
 Every registered op's forward is recorded twice, by the C function and by Op._record on a twin node, and the
-two must leave the same graph state; and run through the C and the Python Op.apply, with the same outputs. The rest of the suite runs on whichever is bound (C when it was built);
-test_pure_python_fallback runs the engine's tests once more on the Python functions alone.
+two must leave the same graph state; and run through the C and the Python Op.apply, with the same outputs; the
+Tensor methods against the Python ones they replace. The rest of the suite (every backward() included) runs on
+whichever is bound (C when it was built); test_pure_python_fallback runs the engine's tests once more on the
+Python functions alone.
 """
 import os
 import subprocess
@@ -33,6 +36,8 @@ def test_fastpath_is_bound_where_required():
     assert ag.Tensor._make is fastpath.make
     assert Op.__dict__["apply"].__func__ is fastpath.apply
     assert type(ag.Tensor.__isub__).__name__ == "method_descriptor"  # (the optimizer's methods: _methods.py)
+    from autograd_gpu.autograd import engine
+    assert engine._drain is fastpath.drain
 
 
 def _graph_state(node, res):
@@ -339,6 +344,25 @@ def test_nonleaf_grad_warns_through_the_c_getter():
     y = ag.ones(2, requires_grad=True) * 2
     with pytest.warns(UserWarning, match="is not a leaf Tensor is being accessed"):
         assert y.grad is None
+
+
+@needs_fastpath
+def test_drain_restores_state_after_an_error():
+    """backward()'s C loop puts the grad mode and NumPy's error state back when a backward raises, and raises
+    PyTorch's error on a second backward through a freed graph."""
+    x = ag.ones(3, requires_grad=True)
+    y = (x * 2).sum()
+    y.grad_fn.register_hook(lambda gi, go: 1 / 0)
+    before = np.geterr()
+    with pytest.raises(ZeroDivisionError):
+        y.backward()
+    assert ag.is_grad_enabled() and np.geterr() == before
+    z = (x * x).sum()  # (MulBackward0 saves both inputs: released after the first backward)
+    z.backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        z.backward()
+    assert ag.is_grad_enabled() and np.geterr() == before
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
 
 
 def test_op_classes_may_not_shadow_recorded_slots():

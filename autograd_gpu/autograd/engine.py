@@ -407,6 +407,18 @@ def _drain(buffers, heap, retain_graph, create_graph):
         _grad_state.enabled = prev_mode
 
 
+_drain_py = _drain  # (the Python loop: the reference, and what runs without the C build)
+
+
+def bind_fastpath(fastpath):
+    """backward()'s loop in C (autograd_gpu/_fastpath.c's drain, the same steps as _drain), with the helpers
+    it calls for everything but a plain node and a hook-free leaf."""
+    global _drain
+    fastpath.init_drain(AccumulateGrad, _anomaly_enabled, heapq.heappush, heapq.heappop, _quiet_enter, _quiet_exit,
+                        _run_node_raw, _run_node, _checked_arrays, _accumulate_array, _add_grad)
+    _drain = fastpath.drain
+
+
 def _run_node_raw(node, grads):
     """_run_node for _drain's array mode: the arrays in ``grads`` wrapped as Tensors on the node's output device, the
     gradients it returns unwrapped."""

@@ -414,8 +414,8 @@ def fastpath_switched_off() -> bool:
 
 
 def bind_fastpath(tensor_cls, cpu_device, python_record=None):
-    """Use the C build of Tensor._make, Op.apply and Op._record (autograd_gpu/_fastpath.c) when it was compiled
-    at install and AUTOGRAD_GPU_PURE_PYTHON is unset; returns the module, or None (the Python functions stay).
+    """Use the C build of Tensor._make, Op.apply, Op._record and the engine's loop (autograd_gpu/_fastpath.c)
+    when it was compiled at install and AUTOGRAD_GPU_PURE_PYTHON is unset; returns the module, or None (the Python functions stay).
     ``python_record`` (default Op._record) is what the C record hands its uncommon cases to."""
     global _record
     if fastpath_switched_off():
@@ -429,6 +429,8 @@ def bind_fastpath(tensor_cls, cpu_device, python_record=None):
                    cpu_device, _next_seq, edge_of, python_record or Op._record, _record_hooks, _NO_EDGE,
                    INFERENCE_SAVE_MSG)
     _fastpath.init_apply(_python_apply.__func__, _fw_enabled, _forward_value_error)
+    from . import engine
+    engine.bind_fastpath(_fastpath)
     tensor_cls._make = staticmethod(_fastpath.make)
     Op.apply = classmethod(_fastpath.apply)
     _record = _fastpath.record
