@@ -35,7 +35,7 @@ python_methods = {}  # the Python methods _bind_fast_methods replaced, by name (
 
 def _bind_fast_methods():
     """The optimizer step's Tensor methods (``lr * p.grad``, ``p -= ...``, ``p.grad = None``, and += / *=) in C
-    when the C fast path is bound (autograd_gpu/_fastpath.c); each calls the Python method it replaces for
+    when the C fast path is bound (csrc/fastpath_methods.c); each calls the Python method it replaces for
     anything but its common case."""
     from .autograd import node
     from .tensor import _fastpath

@@ -386,7 +386,7 @@ _array = np.array
 
 from .autograd import engine as _node_engine, node as _node  # noqa: E402  (loaded above, via grad_mode)
 _node.Tensor = Tensor
-_fastpath = _node.bind_fastpath(Tensor, CPU)  # Tensor._make in C when built (see autograd_gpu/_fastpath.c)
+_fastpath = _node.bind_fastpath(Tensor, CPU)  # the C fast path when built (csrc/fastpath_core.c)
 
 # dtype names in PyTorch's messages: C++ element type, and c10::ScalarType
 _CPP_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",

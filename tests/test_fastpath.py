@@ -1,5 +1,5 @@
-"""The C fast path (autograd_gpu/_fastpath.c: Tensor._make, Op.apply, Op._record, the optimizer's Tensor methods,
-backward()'s loop) against its Python reference.
+"""The C fast path (csrc/, module autograd_gpu._fastpath: Tensor._make, Op.apply, Op._record, the optimizer's
+Tensor methods, backward()'s loop) against its Python reference.
 
 Every registered op's forward is recorded twice, by the C function and by Op._record on a twin node, and the
 two must leave the same graph state; and run through the C and the Python Op.apply, with the same outputs; the

@@ -411,7 +411,7 @@ _drain_py = _drain  # (the Python loop: the reference, and what runs without the
 
 
 def bind_fastpath(fastpath):
-    """backward()'s loop in C (autograd_gpu/_fastpath.c's drain, the same steps as _drain), with the helpers
+    """backward()'s loop in C (csrc/fastpath_drain.c, the same steps as _drain), with the helpers
     it calls for everything but a plain node and a hook-free leaf."""
     global _drain
     fastpath.init_drain(AccumulateGrad, _anomaly_enabled, heapq.heappush, heapq.heappop, _quiet_enter, _quiet_exit,

@@ -392,7 +392,7 @@ class Op(Node):
         return res
 
 
-# What the Python Op.apply calls to record a node: Op._record, or its C twin (autograd_gpu/_fastpath.c) once
+# What the Python Op.apply calls to record a node: Op._record, or its C twin (csrc/fastpath_core.c) once
 # bound; the C Op.apply, once bound, calls the C record itself. _python_apply keeps the Python Op.apply.
 _record = Op._record
 _python_apply = Op.__dict__["apply"]
@@ -414,8 +414,8 @@ def fastpath_switched_off() -> bool:
 
 
 def bind_fastpath(tensor_cls, cpu_device, python_record=None):
-    """Use the C build of Tensor._make, Op.apply, Op._record and the engine's loop (autograd_gpu/_fastpath.c)
-    when it was compiled at install and AUTOGRAD_GPU_PURE_PYTHON is unset; returns the module, or None (the Python functions stay).
+    """Use the C build of Tensor._make, Op.apply, Op._record and the engine's loop (csrc/) when it was compiled
+    at install and AUTOGRAD_GPU_PURE_PYTHON is unset; returns the module, or None (the Python functions stay).
     ``python_record`` (default Op._record) is what the C record hands its uncommon cases to."""
     global _record
     if fastpath_switched_off():
