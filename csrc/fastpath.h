@@ -17,6 +17,9 @@ extern Py_ssize_t n_seq, n_released, n_result, n_next_functions, n_needs_input_g
 /* constants and interned attribute names, made at import */
 extern PyObject *zero, *one, *s_enabled, *s_is_inference, *s_shape, *s_dtype, *s_grad, *s_fw_grad, *s_kind;
 
+/* an interned attribute name into var, or return NULL (in a function returning an object) */
+#define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
+
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
 /* Store a new reference in a slot (dropping what it held). */

@@ -522,21 +522,19 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastpath", NULL, -1
 PyMODINIT_FUNC
 PyInit__fastpath(void)
 {
-    zero = PyLong_FromLong(0);
-    one = PyLong_FromLong(1);
-    s_grad = PyUnicode_InternFromString("_grad");
-    s_fw_grad = PyUnicode_InternFromString("_fw_grad");
-    s_kind = PyUnicode_InternFromString("kind");
-    s_forward = PyUnicode_InternFromString("forward");
-    s_enabled = PyUnicode_InternFromString("enabled");
-    s_inference = PyUnicode_InternFromString("inference");
-    s_is_inference = PyUnicode_InternFromString("_is_inference");
-    s_accum = PyUnicode_InternFromString("_accum");
-    s_shape = PyUnicode_InternFromString("shape");
-    s_dtype = PyUnicode_InternFromString("dtype");
-    s_save = PyUnicode_InternFromString("save");
-    s_save_result = PyUnicode_InternFromString("save_result");
-    if (!zero || !one || !s_grad || !s_fw_grad || !s_kind || !s_forward || !s_enabled || !s_inference || !s_is_inference || !s_accum || !s_shape || !s_dtype || !s_save || !s_save_result)
+    if ((zero = PyLong_FromLong(0)) == NULL || (one = PyLong_FromLong(1)) == NULL)
         return NULL;
+    INTERN(s_grad, "_grad");
+    INTERN(s_fw_grad, "_fw_grad");
+    INTERN(s_kind, "kind");
+    INTERN(s_forward, "forward");
+    INTERN(s_enabled, "enabled");
+    INTERN(s_inference, "inference");
+    INTERN(s_is_inference, "_is_inference");
+    INTERN(s_accum, "_accum");
+    INTERN(s_shape, "shape");
+    INTERN(s_dtype, "dtype");
+    INTERN(s_save, "save");
+    INTERN(s_save_result, "save_result");
     return PyModule_Create(&module);
 }

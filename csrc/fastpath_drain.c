@@ -12,21 +12,19 @@ PyObject *
 fp_init_drain(PyObject *self, PyObject *args)
 {
     if (s_plain == NULL) {  /* (interned once) */
-#define STR(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
-        STR(s_plain, "_plain");
-        STR(s_backward_raw, "backward_raw");
-        STR(s_backward_unwrapped, "_backward_unwrapped");
-        STR(s_pre_hooks, "_pre_hooks");
-        STR(s_tensor_hooks, "_tensor_hooks");
-        STR(s_post_hooks, "_post_hooks");
-        STR(s_variable_ref, "_variable_ref");
-        STR(s_n_out, "_n_out");
-        STR(s_release, "_release");
-        STR(s_next_functions, "next_functions");
-        STR(s_seq, "_seq");
-        STR(s_released, "_released");
-        STR(s_input_meta, "_input_meta");
-#undef STR
+        INTERN(s_plain, "_plain");
+        INTERN(s_backward_raw, "backward_raw");
+        INTERN(s_backward_unwrapped, "_backward_unwrapped");
+        INTERN(s_pre_hooks, "_pre_hooks");
+        INTERN(s_tensor_hooks, "_tensor_hooks");
+        INTERN(s_post_hooks, "_post_hooks");
+        INTERN(s_variable_ref, "_variable_ref");
+        INTERN(s_n_out, "_n_out");
+        INTERN(s_release, "_release");
+        INTERN(s_next_functions, "next_functions");
+        INTERN(s_seq, "_seq");
+        INTERN(s_released, "_released");
+        INTERN(s_input_meta, "_input_meta");
     }
     PyObject *v[11];
     if (!PyArg_ParseTuple(args, "O!O!OOOOOOOOO:init_drain", &PyType_Type, &v[0], &PyList_Type, &v[1], &v[2],
