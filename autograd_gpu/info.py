@@ -55,7 +55,7 @@ def report() -> str:
         lines.append(f"g++ (CUDA emulator): {ver}")
     else:
         lines.append("g++: not found (the emulated CUDA device is unavailable)")
-    lines.append(f"C fast path (tensor construction, Op.apply/_record, optimizer methods): {_fastpath_state()}")
+    lines.append(f"C fast path (tensor construction, Op.apply/_record, backward loop, optimizer methods): {_fastpath_state()}")
     lines.append(f"test devices: {', '.join(test_devices())}")
     return "\n".join(lines)
 
