@@ -32,12 +32,18 @@ static PyObject *s_forward, *s_inference, *s_accum, *s_save, *s_save_result;
 static Py_ssize_t
 slot_offset(PyTypeObject *tp, const char *name)
 {
-    PyObject *d = PyDict_GetItemString(tp->tp_dict, name);
-    if (d == NULL || Py_TYPE(d) != &PyMemberDescr_Type) {
+    /* (through getattr, not tp_dict: a static builtin type's tp_dict is NULL from Python 3.12) */
+    PyObject *d = PyObject_GetAttrString((PyObject *)tp, name);
+    if (d == NULL && !PyErr_ExceptionMatches(PyExc_AttributeError))
+        return -1;
+    PyErr_Clear();
+    int is_slot = d != NULL && Py_TYPE(d) == &PyMemberDescr_Type;
+    PyMemberDef *m = is_slot ? ((PyMemberDescrObject *)d)->d_member : NULL;
+    Py_XDECREF(d);  /* (the class keeps the descriptor, and with it m) */
+    if (!is_slot) {
         PyErr_Format(PyExc_TypeError, "_fastpath: %s.%s is not a slot", tp->tp_name, name);
         return -1;
     }
-    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
     if (m->type != T_OBJECT_EX) {
         PyErr_Format(PyExc_TypeError, "_fastpath: %s.%s is not an object slot", tp->tp_name, name);
         return -1;
