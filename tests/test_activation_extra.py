@@ -325,3 +325,23 @@ def test_public_names():
         warnings.simplefilter("error")
         F.softmin(x, 0)
         F.rrelu(x, training=True)
+
+
+@pytest.mark.parametrize("shape", [(), (3,)])
+def test_gelu_without_scipy(shape, monkeypatch):
+    """gelu's erf without SciPy (math.erf per element through np.frompyfunc), a 0-d input included (frompyfunc
+    gives a Python float there): values and gradient against the closed form in float64."""
+    import math
+
+    from autograd_gpu.ops import activation
+    monkeypatch.setattr(activation, "_ERF", [np.frompyfunc(math.erf, 1, 1), np.frompyfunc(math.erfc, 1, 1)])
+    xs = np.array([0.7, -1.3, 2.1])[:shape[0] if shape else 1].reshape(shape)
+    x = _t(xs, requires_grad=True)
+    y = ag.nn.functional.gelu(x)
+    y.sum().backward()
+    flat = xs.reshape(-1)
+    expected = [v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in flat]
+    dexpected = [0.5 * (1 + math.erf(v / math.sqrt(2))) + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi)
+                 for v in flat]
+    np.testing.assert_allclose(_np(y).reshape(-1), expected, rtol=1e-14)
+    np.testing.assert_allclose(_np(x.grad).reshape(-1), dexpected, rtol=1e-14)

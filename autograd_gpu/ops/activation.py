@@ -54,7 +54,8 @@ def _erf_np(x, complement=False):
         except ImportError:  # pragma: no cover - exercised where SciPy is absent
             erf, erfc = np.frompyfunc(math.erf, 1, 1), np.frompyfunc(math.erfc, 1, 1)
         _ERF.extend((erf, erfc))
-    return _ERF[complement](x).astype(x.dtype, copy=False)
+    # (np.asarray: math.erf through frompyfunc gives a Python float, not an array, for a 0-d input)
+    return np.asarray(_ERF[complement](x)).astype(x.dtype, copy=False)
 
 
 def _f32(*arrays):
