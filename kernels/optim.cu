@@ -5,6 +5,8 @@
 // Block b handles chunk b (grid-strided) of chunk_size elements: large tensors get many blocks,
 // tiny ones (biases) cost one block instead of one launch each.
 // Math in the accumulation type; state buffers keep the parameter dtype (as PyTorch does).
+// Complements such as 1 - beta2 come from the host, computed in double: 1 - 0.999f in float is 0.00099998713,
+// off by 1.3e-5 relative, which moved float32 Adam away from PyTorch by ~1e-5 per step.
 #include "common.cuh"
 
 // Tensor owning `chunk`: the last t with prefix[t] <= chunk (binary search, n is small).
@@ -19,14 +21,14 @@ __device__ __forceinline__ int owner_tensor(const i64* __restrict__ prefix, int 
 
 // SGD (torch.optim.SGD, foreach=False semantics):
 //   g = (maximize ? -grad : grad) + wd * p
-//   momentum: buf = first_step ? g : momentum * buf + (1 - dampening) * g
+//   momentum: buf = first_step ? g : momentum * buf + one_minus_dampening * g
 //             g = nesterov ? g + momentum * buf : buf
 //   p -= lr * g
 template <typename T>
 __global__ __launch_bounds__(512) void sgd_step(
         T* const* __restrict__ params, const T* const* __restrict__ grads, T* const* __restrict__ bufs,
         const i64* __restrict__ meta, int n, i64 chunk_size, acc_t<T> lr, acc_t<T> momentum,
-        acc_t<T> dampening, acc_t<T> weight_decay, int nesterov, int maximize, int first_step) {
+        acc_t<T> one_minus_dampening, acc_t<T> weight_decay, int nesterov, int maximize, int first_step) {
     typedef acc_t<T> A;
     const i64* prefix = meta + n;
     AG_BLOCK_ROW_LOOP(chunk, prefix[n]) {
@@ -42,7 +44,7 @@ __global__ __launch_bounds__(512) void sgd_step(
             if (weight_decay != A(0)) g += weight_decay * pv;
             if (momentum != A(0)) {
                 T* b = bufs[t];
-                const A bv = first_step ? g : momentum * to_acc(b[i]) + (A(1) - dampening) * g;
+                const A bv = first_step ? g : momentum * to_acc(b[i]) + one_minus_dampening * g;
                 b[i] = from_acc<T>(bv);
                 g = nesterov ? g + momentum * bv : bv;
             }
@@ -53,7 +55,7 @@ __global__ __launch_bounds__(512) void sgd_step(
 
 // Adam / AdamW (torch.optim.Adam / AdamW): step_size = lr / (1 - beta1^step) and
 // bc2_sqrt = sqrt(1 - beta2^step) are computed on the host in double.
-//   g = maximize ? -grad : grad;  decoupled ? p *= 1 - lr * wd : g += wd * p
+//   g = maximize ? -grad : grad;  decoupled ? p *= decay (= 1 - lr * wd) : g += wd * p
 //   m += (1 - beta1) (g - m)                  (lerp, as PyTorch)
 //   v = beta2 v + (1 - beta2) g^2;  amsgrad: vmax = max(vmax, v), v_hat = vmax
 //   p -= step_size * m / (sqrt(v_hat) / bc2_sqrt + eps)
@@ -61,9 +63,9 @@ template <typename T>
 __global__ __launch_bounds__(512) void adam_step(
         T* const* __restrict__ params, const T* const* __restrict__ grads, T* const* __restrict__ exp_avgs,
         T* const* __restrict__ exp_avg_sqs, T* const* __restrict__ max_sqs, const i64* __restrict__ meta,
-        int n, i64 chunk_size, acc_t<T> lr, acc_t<T> beta1, acc_t<T> beta2, acc_t<T> eps,
-        acc_t<T> weight_decay, acc_t<T> step_size, acc_t<T> bc2_sqrt, int decoupled, int amsgrad,
-        int maximize) {
+        int n, i64 chunk_size, acc_t<T> one_minus_beta1, acc_t<T> beta2, acc_t<T> one_minus_beta2,
+        acc_t<T> eps, acc_t<T> weight_decay, acc_t<T> decay, acc_t<T> step_size, acc_t<T> bc2_sqrt,
+        int decoupled, int amsgrad, int maximize) {
     typedef acc_t<T> A;
     const i64* prefix = meta + n;
     AG_BLOCK_ROW_LOOP(chunk, prefix[n]) {
@@ -79,12 +81,12 @@ __global__ __launch_bounds__(512) void adam_step(
             A g = to_acc(gr[i]);
             if (maximize) g = -g;
             if (weight_decay != A(0)) {
-                if (decoupled) pv *= A(1) - lr * weight_decay;
+                if (decoupled) pv *= decay;
                 else g += weight_decay * pv;
             }
             A mv = to_acc(m[i]);
-            mv += (A(1) - beta1) * (g - mv);
-            A vv = beta2 * to_acc(v[i]) + (A(1) - beta2) * g * g;
+            mv += one_minus_beta1 * (g - mv);
+            A vv = beta2 * to_acc(v[i]) + one_minus_beta2 * g * g;
             m[i] = from_acc<T>(mv);
             v[i] = from_acc<T>(vv);
             if (amsgrad) {
@@ -93,6 +95,56 @@ __global__ __launch_bounds__(512) void adam_step(
                 vmax[i] = from_acc<T>(vv);
             }
             p[i] = from_acc<T>(pv - step_size * mv / (ag::sqrt_(vv) / bc2_sqrt + eps));
+        }
+    }
+}
+
+// RMSprop (torch.optim.RMSprop):
+//   g = (maximize ? -grad : grad) + wd * p
+//   v = alpha v + (1 - alpha) g^2
+//   centered: ga += (1 - alpha) (g - ga) (lerp), avg = sqrt(v - ga^2) + eps;  else avg = sqrt(v) + eps
+//   momentum > 0: buf = momentum buf + g / avg, p -= lr buf;  else p -= lr g / avg
+// grad_avgs / bufs are read only when centered / momentum > 0 (the host passes the params' table otherwise).
+template <typename T>
+__global__ __launch_bounds__(512) void rmsprop_step(
+        T* const* __restrict__ params, const T* const* __restrict__ grads, T* const* __restrict__ square_avgs,
+        T* const* __restrict__ grad_avgs, T* const* __restrict__ bufs, const i64* __restrict__ meta, int n,
+        i64 chunk_size, acc_t<T> lr, acc_t<T> alpha, acc_t<T> one_minus_alpha, acc_t<T> eps,
+        acc_t<T> weight_decay, acc_t<T> momentum, int centered, int maximize) {
+    typedef acc_t<T> A;
+    const i64* prefix = meta + n;
+    AG_BLOCK_ROW_LOOP(chunk, prefix[n]) {
+        const int t = owner_tensor(prefix, n, chunk);
+        const i64 start = (chunk - prefix[t]) * chunk_size;
+        const i64 end = start + chunk_size < meta[t] ? start + chunk_size : meta[t];
+        T* p = params[t];
+        const T* gr = grads[t];
+        T* v = square_avgs[t];
+        for (i64 i = start + threadIdx.x; i < end; i += blockDim.x) {
+            const A pv = to_acc(p[i]);
+            A g = to_acc(gr[i]);
+            if (maximize) g = -g;
+            if (weight_decay != A(0)) g += weight_decay * pv;
+            const A vv = alpha * to_acc(v[i]) + one_minus_alpha * g * g;
+            v[i] = from_acc<T>(vv);
+            A avg;
+            if (centered) {
+                T* ga = grad_avgs[t];
+                A gav = to_acc(ga[i]);
+                gav += one_minus_alpha * (g - gav);
+                ga[i] = from_acc<T>(gav);
+                avg = ag::sqrt_(vv - gav * gav) + eps;
+            } else {
+                avg = ag::sqrt_(vv) + eps;
+            }
+            if (momentum > A(0)) {
+                T* b = bufs[t];
+                const A bv = momentum * to_acc(b[i]) + g / avg;
+                b[i] = from_acc<T>(bv);
+                p[i] = from_acc<T>(pv - lr * bv);
+            } else {
+                p[i] = from_acc<T>(pv - lr * g / avg);
+            }
         }
     }
 }

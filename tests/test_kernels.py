@@ -519,6 +519,70 @@ def test_adam_step(dev, dtype, wd, decoupled, amsgrad, maximize):
         close(got, want, dtype, scale=5)
 
 
+
+def _rmsprop_ref(p, g, v, ga, buf, lr, alpha, eps, wd, momentum, centered, maximize):
+    g = -g if maximize else g
+    g = g + wd * p
+    v = alpha * v + (1 - alpha) * g * g
+    if centered:
+        ga = ga + (1 - alpha) * (g - ga)
+        avg = np.sqrt(v - ga * ga) + eps
+    else:
+        avg = np.sqrt(v) + eps
+    if momentum > 0:
+        buf = momentum * buf + g / avg
+        return p - lr * buf, v, ga, buf
+    return p - lr * g / avg, v, ga, buf
+
+
+@pytest.mark.parametrize("dtype", ALL_FLOATS)
+@pytest.mark.parametrize("wd,momentum,centered,maximize",
+                         [(0.0, 0.0, False, False), (0.1, 0.9, True, False), (0.0, 0.5, False, True),
+                          (0.01, 0.0, True, True)])
+def test_rmsprop_step(dev, dtype, wd, momentum, centered, maximize):
+    """rmsprop_step: RMSprop (+ centered, momentum, maximize), one launch for all tensors, 3 steps."""
+    ps = _state(dtype, 2)
+    vs, gas, bufs = ([np.zeros(s, dtype) for s in SHAPES] for _ in range(3))
+    dp, dv, dga, dbuf = ([put(dev, a) for a in lst] for lst in (ps, vs, gas, bufs))
+    hyper = (1e-2, 0.9, 1e-6, wd, momentum, centered, maximize)
+    for step in range(3):
+        gs = _state(dtype, 30 + step)
+        F.rmsprop_step(dev, dp, [put(dev, a) for a in gs], dv, dga if centered else None,
+                       dbuf if momentum else None, *hyper)
+        for i in range(len(ps)):
+            state = (a.astype(np.float64) for a in (ps[i], gs[i], vs[i], gas[i], bufs[i]))
+            ps[i], vs[i], gas[i], bufs[i] = (a.astype(dtype) for a in _rmsprop_ref(*state, *hyper))
+    got = dp + dv + (dga if centered else []) + (dbuf if momentum else [])
+    want = ps + vs + (gas if centered else []) + (bufs if momentum else [])
+    for g, w in zip(got, want):
+        close(g, w, dtype, scale=5)
+    with pytest.raises(ValueError, match="grad_avgs"):
+        F.rmsprop_step(dev, dp, dp, dv, None, None, 0.1, centered=True)
+    with pytest.raises(ValueError, match="momentum buffers"):
+        F.rmsprop_step(dev, dp, dp, dv, None, None, 0.1, momentum=0.9)
+
+
+def test_optimizer_float32_complements_are_exact(dev):
+    """float32 steps with beta2 / alpha = 0.999 and dampening = 0.9: the parameter changes against the
+    float64 rule, to float32 accuracy. 1 - 0.999f computed in float is off by 1.3e-5 relative, which moved
+    Adam's and RMSprop's updates by ~6e-6 relative: the complements must come from the host, in double."""
+    rng = np.random.default_rng(5)
+    p0, g0 = rng.uniform(0.01, 0.02, 1000), rng.uniform(1.0, 2.0, 1000)
+    change = {}
+    for dtype in (np.float64, np.float32):
+        zeros = lambda: [put(dev, np.zeros(1000, dtype))]  # noqa: E731
+        sgd_p, adam_p, rms_p = ([put(dev, p0.astype(dtype))] for _ in range(3))
+        buf, m, v, sq, ga = (zeros() for _ in range(5))
+        g = [put(dev, g0.astype(dtype))]
+        for step in range(1, 4):
+            F.sgd_step(dev, sgd_p, g, buf, 1e-3, 0.5, 0.9, False, 0.0, False, step == 1)
+            F.adam_step(dev, adam_p, g, m, v, None, step, 1e-3, 0.9, 0.999)
+            F.rmsprop_step(dev, rms_p, g, sq, ga, None, 1e-4, 0.999, centered=True)
+        p0_rounded = p0.astype(dtype).astype(np.float64)
+        change[dtype] = [get(a[0]).astype(np.float64) - p0_rounded for a in (sgd_p, adam_p, rms_p)]
+    for name, got, want in zip(("sgd", "adam", "rmsprop"), change[np.float32], change[np.float64]):
+        np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=name)
+
 def test_optimizer_mixed_dtypes_and_errors(dev):
     ps = [np.ones(5, np.float32), np.ones(3, np.float64)]
     dp = [put(dev, a) for a in ps]

@@ -16,5 +16,5 @@ from .fused_elementwise import (  # noqa: F401  (activation_extra)
 )
 from .fused_raw import (  # noqa: F401
     adam_step, col2im, cross_entropy_bwd, cross_entropy_fwd, im2col, layer_norm_bwd, layer_norm_fwd,
-    log_softmax_bwd, log_softmax_fwd, scatter_add_rows, sgd_step, softmax_bwd, softmax_fwd,
+    log_softmax_bwd, log_softmax_fwd, rmsprop_step, scatter_add_rows, sgd_step, softmax_bwd, softmax_fwd,
 )

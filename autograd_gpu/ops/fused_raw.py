@@ -29,7 +29,7 @@ _SOFTMAX = _declare("softmax.cu", ("softmax_fwd", "softmax_bwd", "log_softmax_fw
 _XENT = _declare("cross_entropy.cu", ("cross_entropy_fwd", "cross_entropy_bwd"))
 _LNORM = _declare("layer_norm.cu", ("layer_norm_fwd", "layer_norm_bwd_input", "layer_norm_bwd_params"))
 _SCATTER = _declare("scatter.cu", ("scatter_add_rows",))
-_OPTIM = _declare("optim.cu", ("sgd_step", "adam_step"))
+_OPTIM = _declare("optim.cu", ("sgd_step", "adam_step", "rmsprop_step"))
 _IM2COL = _declare("im2col.cu", ("im2col", "col2im"))
 
 
@@ -251,7 +251,8 @@ _OPT_BLOCK, _OPT_CHUNK = 512, 16384
 
 def _multi_tensor(dev, name: str, lists: tuple, tail):
     """One launch per dtype group. Pointer tables (one per tensor list) and the int64 meta table travel in
-    ONE host-to-device copy, passed to the kernel as slices of that buffer."""
+    ONE host-to-device copy, passed to the kernel as slices of that buffer. ``tail`` gives the scalar
+    arguments; complements such as 1 - beta2 are computed there in double (see kernels/optim.cu)."""
     xp = dev.xp
     params = lists[0]
     groups: dict = {}
@@ -293,7 +294,7 @@ def sgd_step(dev, params, grads, bufs, lr, momentum=0.0, dampening=0.0, nesterov
     if momentum != 0 and bufs is None:
         raise ValueError("sgd_step: momentum buffers are required when momentum != 0")
     _multi_tensor(dev, "sgd_step", (params, grads, bufs),
-                  lambda dt: (_acc(dt, lr), _acc(dt, momentum), _acc(dt, dampening), _acc(dt, weight_decay),
+                  lambda dt: (*(_acc(dt, v) for v in (lr, momentum, 1.0 - dampening, weight_decay)),
                               _i32(nesterov), _i32(maximize), _i32(first_step)))
 
 
@@ -307,9 +308,25 @@ def adam_step(dev, params, grads, exp_avgs, exp_avg_sqs, max_sqs, step: int, lr,
     step_size = lr / (1.0 - beta1 ** step)
     bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
     _multi_tensor(dev, "adam_step", (params, grads, exp_avgs, exp_avg_sqs, max_sqs),
-                  lambda dt: (*(_acc(dt, v) for v in (lr, beta1, beta2, eps, weight_decay, step_size,
-                                                          bc2_sqrt)),
+                  lambda dt: (*(_acc(dt, v) for v in (1.0 - beta1, beta2, 1.0 - beta2, eps, weight_decay,
+                                                          1.0 - lr * weight_decay, step_size, bc2_sqrt)),
                               _i32(decoupled), _i32(amsgrad), _i32(maximize)))
+
+
+def rmsprop_step(dev, params, grads, square_avgs, grad_avgs, bufs, lr, alpha=0.99, eps=1e-8, weight_decay=0.0,
+                 momentum=0.0, centered=False, maximize=False):
+    """torch.optim.RMSprop step, in place, one launch per dtype: g = ±grad + wd p;
+    v = alpha v + (1 - alpha) g^2; avg = sqrt(v - ga^2) + eps with ga lerped to g by 1 - alpha (centered),
+    else sqrt(v) + eps;
+    buf = momentum buf + g / avg, p -= lr buf (momentum > 0) or p -= lr g / avg. ``grad_avgs`` may be None
+    unless centered, ``bufs`` unless momentum > 0."""
+    if centered and grad_avgs is None:
+        raise ValueError("rmsprop_step: grad_avgs buffers are required when centered")
+    if momentum > 0 and bufs is None:
+        raise ValueError("rmsprop_step: momentum buffers are required when momentum > 0")
+    _multi_tensor(dev, "rmsprop_step", (params, grads, square_avgs, grad_avgs, bufs),
+                  lambda dt: (*(_acc(dt, v) for v in (lr, alpha, 1.0 - alpha, eps, weight_decay, momentum)),
+                              _i32(centered), _i32(maximize)))
 
 
 # ---------------------------------------------------------------- im2col / col2im
