@@ -312,18 +312,64 @@ def test_lambda_lr_and_state_dict():
     assert s2.step_size == 1 and s2.get_last_lr() == [0.05]
 
 
+LAUNCH_CASES = [("SGD", {"lr": 0.1}, "sgd_step"), ("SGD", {"lr": 0.1, "momentum": 0.9}, "sgd_step"),
+                ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}, "sgd_step"),
+                ("Adam", {"lr": 0.1}, "adam_step"), ("Adam", {"lr": 0.1, "amsgrad": True}, "adam_step"),
+                ("AdamW", {"lr": 0.1}, "adam_step"), ("RMSprop", {"lr": 0.01}, "rmsprop_step"),
+                ("RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True}, "rmsprop_step")]
+
+
+def _losses_backward(params):
+    sum(((p * p).sum() for p in params), ag.tensor(0.0, device=params[0].device)).backward()
+
+
 @pytest.mark.parametrize("dev", [d for d in DEVICES if d != "cpu"])
-@pytest.mark.parametrize("name,kernel", [("SGD", "sgd_step"), ("Adam", "adam_step"), ("AdamW", "adam_step")])
-def test_cuda_devices_use_one_fused_launch_per_group(dev, name, kernel, monkeypatch):
-    from autograd_gpu.ops import fused
-    calls = []
-    orig = getattr(fused, kernel)
-    monkeypatch.setattr(fused, kernel, lambda *a, **k: calls.append(len(a[1])) or orig(*a, **k))
-    params = [ag.randn(*s, device=dev, requires_grad=True) for s in ((3, 4), (4,), (2, 2, 2))]
-    kw = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {"lr": 0.1}
-    opt = getattr(optim, name)(params, **kw)
-    for _ in range(2):
-        sum((p * p).sum() for p in params).backward()
-        opt.step()
-        opt.zero_grad()
-    assert calls == [3, 3]  # every parameter of the group in one launch, each step
+@pytest.mark.parametrize("name,kw,kernel", LAUNCH_CASES, ids=[f"{n}-{k}" for n, k, _ in LAUNCH_CASES])
+def test_cuda_step_is_one_kernel_launch_for_all_parameters(dev, name, kw, kernel):
+    """Counted at the kernel factory: each step of a 4-parameter group launches exactly one kernel (the fused
+    multi-tensor step), from the first step on; and the parameters move as on cpu."""
+    from autograd_gpu.testing.launches import count_launches
+    shapes = ((3, 4), (4,), (2, 2, 2), (20000,))
+    start = [np.random.default_rng(i).standard_normal(s) for i, s in enumerate(shapes)]
+    runs = {}
+    for d in ("cpu", dev):
+        params = [ag.tensor(a, dtype=ag.float64, device=d, requires_grad=True) for a in start]
+        opt = getattr(optim, name)(params, **kw)
+        for _ in range(3):
+            opt.zero_grad()
+            _losses_backward(params)
+            with count_launches() as n:
+                opt.step()
+            if d == dev:
+                assert dict(n) == {f"{kernel}<double>": 1}, dict(n)
+        runs[d] = [p.detach()._host() for p in params]
+    for a, b in zip(runs["cpu"], runs[dev]):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dev", [d for d in DEVICES if d != "cpu"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
+def test_mixed_group_one_launch_per_device_and_dtype(dev, name):
+    """A group holding cpu, float32 and float64 device parameters: one launch per dtype on the device (a
+    launch takes one device's arrays), the cpu parameter updated by NumPy; values as an all-cpu float64
+    group's (float32 parameters to float32 accuracy)."""
+    from autograd_gpu.testing.launches import count_launches
+    spec = [("cpu", ag.float32), (dev, ag.float32), (dev, ag.float64), (dev, ag.float32)]
+    start = [np.random.default_rng(i).standard_normal(5) for i in range(len(spec))]
+    runs = {}
+    for where in ("cpu", "mixed"):
+        params = [ag.tensor(a, dtype=ag.float64 if where == "cpu" else dt,
+                            device="cpu" if where == "cpu" else d, requires_grad=True)
+                  for a, (d, dt) in zip(start, spec)]
+        opt = getattr(optim, name)(params, lr=0.1)
+        for _ in range(2):
+            opt.zero_grad()
+            for p in params:
+                (p * p).sum().backward()
+            with count_launches() as n:
+                opt.step()
+        if where == "mixed":
+            assert n.total == 2 and len(n) == 2, dict(n)
+        runs[where] = [p.detach()._host() for p in params]
+    for a, b, (_, dt) in zip(runs["cpu"], runs["mixed"], spec):
+        np.testing.assert_allclose(b, a, rtol=1e-12 if dt is ag.float64 else 1e-5)

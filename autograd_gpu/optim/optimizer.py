@@ -185,6 +185,22 @@ def _params_with_grad(group):
     return params, grads
 
 
+def _per_device(params, grads):
+    """(params, grads) lists per device, in first-seen order: one fused launch takes one device's arrays.
+    A group normally lives on one device, so that case is one identity check per parameter."""
+    if not params:
+        return ()
+    dev = params[0]._device
+    if all(p._device is dev for p in params):
+        return ((params, grads),)
+    split: dict = {}
+    for p, g in zip(params, grads):
+        ps, gs = split.setdefault(p._device, ([], []))
+        ps.append(p)
+        gs.append(g)
+    return tuple(split.values())
+
+
 def _step_tensor(value=0.0):
     """PyTorch keeps 'step' as a float32 0-d cpu tensor (so optimizer state dicts look the same)."""
     import numpy as np

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer, _params_with_grad, _step_tensor
+from .optimizer import Optimizer, _params_with_grad, _per_device, _step_tensor
 
 __all__ = ["RMSprop"]
 
 
 class RMSprop(Optimizer):
     """v = alpha v + (1 - alpha) g^2; avg = sqrt(v - mean_g^2 if centered else v) + eps;
-    buf = momentum buf + g / avg, p -= lr buf (momentum > 0) else p -= lr g / avg. NumPy/CuPy in place."""
+    buf = momentum buf + g / avg, p -= lr buf (momentum > 0) else p -= lr g / avg.
+    One fused multi-tensor kernel per group on CUDA devices, NumPy in place on cpu."""
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False,
@@ -36,25 +37,44 @@ class RMSprop(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                params, grads = _params_with_grad(group)
-                for p, g in zip(params, grads):
-                    self._update(group, p, g)
+                for params, grads in _per_device(*_params_with_grad(group)):
+                    states = [self._state_of(group, p) for p in params]
+                    if params[0]._device.uses_kernels:
+                        self._update_kernel(group, params, grads, states)
+                    else:
+                        for p, g, s in zip(params, grads, states):
+                            self._update_cpu(group, p, g, s)
+                    for p in params:
+                        p._version[0] += 1
         return loss
 
-    def _update(self, group, p, g):
-        dev = p._device
-        xp = dev.xp
-        x = p._data
-        dt = x.dtype.type
+    def _state_of(self, group, p):
+        """The parameter's state, created at its first step; its step count advanced."""
         state = self.state[p]
         if len(state) == 0:
+            dev, x = p._device, p._data
             state["step"] = _step_tensor(0.0)
-            state["square_avg"] = Tensor._make(xp.zeros_like(x), dev)
+            state["square_avg"] = Tensor._make(dev.xp.zeros_like(x), dev)
             if group["momentum"] > 0:
-                state["momentum_buffer"] = Tensor._make(xp.zeros_like(x), dev)
+                state["momentum_buffer"] = Tensor._make(dev.xp.zeros_like(x), dev)
             if group["centered"]:
-                state["grad_avg"] = Tensor._make(xp.zeros_like(x), dev)
+                state["grad_avg"] = Tensor._make(dev.xp.zeros_like(x), dev)
         state["step"]._data += 1
+        return state
+
+    def _update_kernel(self, group, params, grads, states):
+        from ..ops import fused
+        centered, momentum = group["centered"], group["momentum"]
+        col = lambda key: [s[key]._data for s in states]  # noqa: E731
+        fused.rmsprop_step(params[0]._device, [p._data for p in params], grads, col("square_avg"),
+                           col("grad_avg") if centered else None,
+                           col("momentum_buffer") if momentum > 0 else None, group["lr"], group["alpha"],
+                           group["eps"], group["weight_decay"], momentum, centered, group["maximize"])
+
+    def _update_cpu(self, group, p, g, state):
+        xp = p._device.xp
+        x = p._data
+        dt = x.dtype.type
         alpha, eps, wd, momentum = group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
         if group["maximize"]:
             g = -g
@@ -77,4 +97,3 @@ class RMSprop(Optimizer):
             x -= dt(group["lr"]) * buf
         else:
             x -= dt(group["lr"]) * (g / avg)
-        p._version[0] += 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer, _params_with_grad
+from .optimizer import Optimizer, _params_with_grad, _per_device
 
 __all__ = ["SGD"]
 
@@ -34,8 +34,7 @@ class SGD(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                params, grads = _params_with_grad(group)
-                if params:
+                for params, grads in _per_device(*_params_with_grad(group)):
                     self._update_group(group, params, grads)
         return loss
 
