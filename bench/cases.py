@@ -143,6 +143,39 @@ mlp_big = _mlp((784, 1024, 1024, 10), 256)
 mlp_small = _mlp((784, 128, 10), 32)
 
 
+
+def sgd_step(lib, device="cpu"):
+    """optimizer.step() alone: SGD with momentum 0.9 over the four parameters of a 784-128-10 MLP (gradients
+    fixed). On a GPU one fused multi-tensor launch in autograd_gpu; PyTorch's foreach path on CUDA."""
+    rng = np.random.default_rng(0)
+    shapes = [(128, 784), (128,), (10, 128), (10,)]
+    p0 = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    g0 = [rng.standard_normal(s).astype(np.float32) * 1e-3 for s in shapes]
+    lr, momentum = 1e-3, 0.9
+    if lib == "numpy":
+        bufs = [g.copy() for g in g0]  # the state after a first step (buf = g), as the libraries' below
+        ps = [p - lr * b for p, b in zip(p0, bufs)]
+
+        def step():
+            for p, g, b in zip(ps, g0, bufs):
+                b *= momentum
+                b += g
+                p -= lr * b
+            return ps[0]
+        return step
+    t = _lib(lib)
+    params = [t.tensor(p, requires_grad=True, device=device) for p in p0]
+    for p, g in zip(params, g0):
+        p.grad = t.tensor(g, device=device)
+    opt = t.optim.SGD(params, lr=lr, momentum=momentum)
+    opt.step()  # momentum buffers exist from here on: every timed step is the steady-state one
+    first = params[0]
+
+    def step():
+        opt.step()
+        return first
+    return step
+
 # ---- small CNN step -----------------------------------------------------------------------------------
 def cnn(lib, device="cpu"):
     """Conv(1->8,3) ReLU MaxPool Conv(8->16,3) ReLU MaxPool Linear on 32 8x8 images, SGD."""
@@ -254,6 +287,7 @@ CASES = {
     "tutorial_iter": tutorial,
     "mlp_256x784-1024-1024-10": mlp_big,
     "mlp_32x784-128-10": mlp_small,
+    "sgd_step_784-128-10": sgd_step,
     "cnn_step": cnn,
     "sigmoid_16M": sigmoid_16m,
     "gelu_16M": gelu_16m,

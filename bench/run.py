@@ -3,7 +3,7 @@
     python bench/run.py                      # all cases, cpu, one thread, plus import cost
     python bench/run.py --cases tutorial_iter,mlp_32x784-128-10 --rounds 15
     python bench/run.py --mode separate      # each library in its own process, default threads
-    python bench/run.py --devices cpu,cuda   # GPU cases too (CUDA events) when a GPU is present
+    python bench/run.py --devices cpu,cuda   # GPU cases too (CUDA events, launch counts) on a GPU
     python bench/run.py --root ../other-checkout --out /tmp/before   # bench another tree (before/after)
 
 Writes bench/results/latest.{json,md,png}. Ratios are medians of per-round paired ratios
@@ -219,6 +219,27 @@ def _target_lines(results, meta):
     return out
 
 
+def _gpu_lines(results):
+    """Launch counts and issue #6's GPU targets, for the rows of CUDA devices."""
+    from gpu import gpu_target_rows
+    out = []
+    counted = [r for r in results if r.get("launches_per_step")]
+    if counted:
+        out += ["", "CUDA devices: cuda rows are CUDA event times; cuda_emulated rows are the wall time of "
+                "the CPU emulation (they test this report, not a GPU's speed). Kernel launches per step:", "",
+                "| case | device | autograd_gpu | torch | counted by |", "|---|---|---|---|---|"]
+        for r in counted:
+            n = r["launches_per_step"]
+            ours, theirs = ("-" if n.get(k) is None else f"{n[k]:g}" for k in ("autograd_gpu", "torch"))
+            how = r.get("launches_counted_by") or "-"
+            out.append(f"| {r['case']} | {r['device']} | {ours} | {theirs} | {how} |")
+    rows = gpu_target_rows(results)
+    if rows:
+        out += ["", "GPU targets (issue #6):", "", "| target | bound | measured | |", "|---|---|---|---|"]
+        out += [f"| {' | '.join(row)} |" for row in rows]
+    return out
+
+
 def write_reports(results, meta, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "latest.json"), "w") as f:
@@ -239,6 +260,7 @@ def write_reports(results, meta, out_dir):
                      f"{_fmt_ratio(rat.get('torch'))} | {_fmt_ratio(rat.get('numpy'))} | {pm} "
                      f"| {ld} |")
     lines += _target_lines(results, meta)
+    lines += _gpu_lines(results)
     if meta.get("import"):
         lines += ["", "Import in a fresh interpreter, bytecode cached (median of 5; without cached bytecode "
                   "in parentheses):", "",
@@ -349,7 +371,7 @@ def main(argv=None):
     for dev in a.devices.split(","):
         if dev != "cpu":
             from gpu import run_gpu_cases
-            results += run_gpu_cases(names, libs, a.rounds)
+            results += run_gpu_cases(names, libs, a.rounds, dev)
             continue
         for name in names:
             load0 = os.getloadavg()[0]

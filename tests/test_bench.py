@@ -34,6 +34,14 @@ def test_same_loss(name):
     np.testing.assert_allclose(float(ag.item()), float(ref), rtol=1e-5)
 
 
+
+def test_sgd_step_case_updates_as_numpy():
+    """sgd_step_784-128-10: autograd_gpu's optimizer and the hand-written NumPy update agree step by step."""
+    build = C.CASES["sgd_step_784-128-10"]
+    ag, ref = build("autograd_gpu", "cpu"), build("numpy", "cpu")
+    for _ in range(3):
+        np.testing.assert_allclose(ag().detach().numpy(), ref(), rtol=1e-6, atol=1e-7)
+
 def test_lean_tape_trains_as_autograd_gpu():
     """bench/lean_tape.py, the floor it reports, runs the MLP step of cases.py: the same losses over three
     steps (so the same gradients and updates) as autograd_gpu's."""
@@ -51,3 +59,20 @@ def test_driver_writes_reports(tmp_path):
         assert set(r["median_s"]) == {"autograd_gpu", "numpy"} and r["ratio"]["numpy"] > 0
     md = (tmp_path / "latest.md").read_text()
     assert "| tutorial_iter | cpu |" in md and "clock: process CPU time" in md
+
+
+def test_driver_gpu_report_on_the_emulated_device(tmp_path):
+    """--devices cuda_emulated runs bench/gpu.py's code (a real GPU's path differs in its timer and launch
+    counter only): one kernel launch per optimizer step over four parameters, the MLP step's own kernels
+    (relu and cross-entropy, forward and backward), and the GPU targets table."""
+    from autograd_gpu.testing.devices import test_devices
+    if "cuda_emulated" not in test_devices():
+        pytest.skip("cuda_emulated not in the test devices")
+    R.main(["--devices", "cuda_emulated", "--cases", "sgd_step_784-128-10,mlp_32x784-128-10", "--rounds", "1",
+            "--no-import", "--keep-blas-env", "--out", str(tmp_path)])
+    rows = {r["case"]: r for r in json.loads((tmp_path / "latest.json").read_text())["results"]}
+    assert rows["sgd_step_784-128-10"]["launches_per_step"] == {"autograd_gpu": 1}
+    assert rows["mlp_32x784-128-10"]["launches_per_step"] == {"autograd_gpu": 4}
+    md = (tmp_path / "latest.md").read_text()
+    assert ("| sgd_step_784-128-10 (cuda_emulated): kernel launches per optimizer step [autograd_gpu's kernel "
+            "factory] | = 1 | 1 | holds |") in md

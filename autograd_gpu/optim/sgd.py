@@ -83,7 +83,10 @@ class SGD(Optimizer):
             else:
                 b = buf._data
                 b *= momentum
-                b += (1 - dampening) * d
+                if dampening == 0:  # (the default: saves a pass and a temporary the size of the parameter)
+                    b += d
+                else:
+                    b += (1 - dampening) * d
             d = d + momentum * buf._data if nesterov else buf._data
         x -= (lr * d).astype(x.dtype, copy=False)
         p._version[0] += 1
