@@ -46,6 +46,30 @@ def assert_emulated_matches_cpu(fn, x, rtol, atol, err_msg=""):
         np.testing.assert_allclose(a, c, rtol=rtol, atol=atol, err_msg=err_msg)
 
 
+_NVRTC_MISSING: list = []
+
+
+def require_nvrtc(module_level: bool = False) -> None:
+    """Skip (with why) where the NVRTC compile gate can't run: it needs the kernel-check extra (CuPy's NVRTC
+    bindings, the CUDA runtime headers). .ci/run sets AUTOGRAD_GPU_REQUIRE_NVRTC: there a missing gate fails."""
+    if not _NVRTC_MISSING:
+        try:
+            from cupy.cuda import nvrtc as lib
+            lib.getVersion()
+            from autograd_gpu.backend import nvrtc
+            nvrtc.cuda_include_dir()
+            _NVRTC_MISSING.append(None)
+        except Exception as e:  # ImportError without CuPy; others when the wheels are incomplete
+            _NVRTC_MISSING.append(f"{type(e).__name__}: {e}")
+    why = _NVRTC_MISSING[0]
+    if why is None:
+        return
+    msg = f"the NVRTC compile gate needs the kernel-check extra (pip install '.[kernel-check]'): {why}"
+    if os.environ.get("AUTOGRAD_GPU_REQUIRE_NVRTC"):
+        pytest.fail(msg)
+    pytest.skip(msg, allow_module_level=module_level)
+
+
 def pytest_report_header(config):
     return f"autograd_gpu test devices: {', '.join(DEVICES)}"
 

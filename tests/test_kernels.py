@@ -18,6 +18,7 @@ from autograd_gpu.backend import kernels as K
 from autograd_gpu.ops import fused as F
 from autograd_gpu.ops import fused_elementwise
 from autograd_gpu.testing import devices as _devices
+from conftest import require_nvrtc
 
 DEVICES = [d for d in _devices.test_devices() if d != "cpu"]
 TOL = {np.float16: dict(rtol=5e-3, atol=1e-3), np.float32: dict(rtol=2e-5, atol=2e-6),
@@ -641,6 +642,7 @@ _OURS_EW = {id(k) for k in fused_elementwise._k.values()}
 def test_every_kernel_compiles(name, arch):
     """NVRTC with -Werror=all-warnings for every declared kernel: raw modules with all their template
     instantiations (float, double, __half), elementwise kernels per dtype (ours include CuPy's float16)."""
+    require_nvrtc()
     for kern in (k for k in K.registry() if k.name == name):
         if id(kern) in _OURS_EW:
             kern.check_compiles(arch, dtypes=("float16", "float32", "float64"))

@@ -7,26 +7,12 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("cupy", reason="the NVRTC gate uses cupy.cuda.nvrtc")
-pytest.importorskip("cuda.pathfinder", reason="the NVRTC gate finds cuda_fp16.h with cuda-pathfinder")
+from conftest import require_nvrtc
+
+require_nvrtc(module_level=True)
 
 from autograd_gpu.backend import kernels as K  # noqa: E402
 from autograd_gpu.backend import nvrtc  # noqa: E402
-
-
-def _nvrtc_usable():
-    try:
-        from cupy.cuda import nvrtc as lib
-        lib.getVersion()
-        nvrtc.cuda_include_dir()
-        return True
-    except Exception:
-        return False
-
-
-if not _nvrtc_usable():
-    pytest.skip("NVRTC or the CUDA runtime headers are missing: pip install 'nvidia-cuda-nvrtc==13.*' "
-                "'nvidia-cuda-runtime==13.*'", allow_module_level=True)
 
 
 def _load_emulator_tests():
