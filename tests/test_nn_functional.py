@@ -251,6 +251,33 @@ def test_cross_entropy_common_call_matches_general_path(dev, dtype):
     np.testing.assert_allclose(results[0][1], (p - onehot) / 5, rtol=tol, atol=tol)
 
 
+
+@pytest.mark.parametrize("dev", [d for d in DEVICES if d != "cpu"])
+def test_cross_entropy_checks_targets_in_one_launch(dev):
+    """On CUDA devices the target checks (range, ignored rows) are one reduction kernel read back once, then
+    the fused forward; backward is one kernel. The mean divides by the rows not ignored (closed form), and a
+    bad target raises PyTorch's error before the forward kernel runs."""
+    from autograd_gpu.testing.launches import count_launches
+    rng = np.random.default_rng(4)
+    xv, tv = rng.normal(0, 2, (6, 5)), np.array([0, -100, 4, 2, -100, 1])
+    x = _t(xv, dev, requires_grad=True)
+    with count_launches() as fwd:
+        loss = F.cross_entropy(x, ag.tensor(tv, device=dev))
+    with count_launches() as bwd:
+        loss.backward()
+    assert dict(fwd) == {"cross_entropy_targets": 1, "cross_entropy_fwd<double>": 1}, dict(fwd)
+    assert dict(bwd) == {"cross_entropy_bwd<double>": 1}, dict(bwd)
+    keep = tv != -100
+    lse = np.log(np.exp(xv).sum(1))
+    np.testing.assert_allclose(_np(loss), np.mean((lse - xv[np.arange(6), np.where(keep, tv, 0)])[keep]),
+                               rtol=1e-13)
+    grad = (np.exp(xv - lse[:, None]) - np.eye(5)[np.where(keep, tv, 0)]) * keep[:, None] / keep.sum()
+    np.testing.assert_allclose(_np(x.grad), grad, rtol=1e-12, atol=1e-15)
+    with count_launches() as bad:
+        with pytest.raises(IndexError, match=re.escape("Target 7 is out of bounds.")):
+            F.cross_entropy(x, ag.tensor([0, 7, 1, 1, 1, 1], device=dev))
+    assert "cross_entropy_fwd<double>" not in bad
+
 @pytest.mark.parametrize("dev", DEVICES)
 def test_all_ignored_targets(dev):
     x = _t(np.zeros((2, 3)), dev, requires_grad=True)

@@ -136,6 +136,22 @@ def cross_entropy_fwd(dev, logits, target, ignore_index: int = -100, label_smoot
     return loss, stats
 
 
+
+# one launch and one host read for every check cross_entropy needs of its targets: the low 32 bits count the
+# ignored rows, the high bits the out-of-range ones (fewer than 2**31 rows: the caller checks)
+_XENT_TARGETS = K.reduction("int64 t, int64 c, int64 ignore", "int64 r",
+                            "t == ignore ? 1LL : ((t < 0 || t >= c) ? (1LL << 32) : 0LL)", "a + b", "r = a",
+                            "0", "cross_entropy_targets")
+
+
+def cross_entropy_targets(dev, target, n_classes: int, ignore_index: int = -100):
+    """(out-of-range targets, ignored targets) of an int64 target array, counted in one reduction kernel and
+    read back in one device-to-host copy (where a GPU must sync: the error is raised before any forward)."""
+    _expect(target.dtype == np.int64, "cross_entropy_targets", f"int64 targets expected, got {target.dtype}")
+    _expect(target.size < 1 << 31, "cross_entropy_targets", "fewer than 2**31 targets expected")
+    r = int(_XENT_TARGETS(dev, target, _i64(n_classes), _i64(ignore_index)))
+    return r >> 32, r & 0xFFFFFFFF
+
 def cross_entropy_bwd(dev, logits, target, stats, grow, ignore_index: int = -100,
                       label_smoothing: float = 0.0):
     """gx[i, c] = grow[i] (exp((x[i, c] - m_i) - log s_i) - eps/C - (1 - eps)[c == t_i]); 0 on ignored rows.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.node import Op
+from ..backend.device import CPU as _CPU
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, const, fused as _fused, not_differentiable, reduction_arg, REDUCTIONS
 from ._pw_common import acc_dtype
@@ -105,7 +106,7 @@ def _nll_cls(x):
 
 def _check_target(input: Tensor, target: Tensor, weight, ignore_index: int):
     """PyTorch's shape / dtype / range checks for class-index targets; returns the target array (int64) and
-    whether every target is a class (none equals ignore_index; False when unknown)."""
+    how many targets are not ignore_index (None when not counted)."""
     x, t = input._data, target._data
     if t.dtype != np.int64 and t.dtype != np.uint8:
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {TORCH_NAMES[t.dtype.name]}")
@@ -127,14 +128,21 @@ def _check_target(input: Tensor, target: Tensor, weight, ignore_index: int):
         raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but "
                            f"got weight tensor of shape: [{', '.join(map(str, weight._data.shape))}]")
     t = t.astype(np.int64) if t.dtype != np.int64 else held_index(target, t)  # (kept for backward)
-    if t.size and type(t) is np.ndarray and _max_reduce(t.view(_U64), axis=None) < c:
+    if not t.size:
+        return t, 0
+    if input._device.uses_kernels and t.size < 1 << 31:
+        # one kernel and one host read on a GPU (PyTorch's CUDA kernels assert on the device instead)
+        n_bad, n_ignored = _fused().cross_entropy_targets(input._device, t, c, ignore_index)
+        if not n_bad:
+            return t, t.size - n_ignored
+    elif type(t) is np.ndarray and _max_reduce(t.view(_U64), axis=None) < c:
         # every target in range, in one reduction (a negative target reads as >= 2**63 unsigned); all valid
         # unless ignore_index is a class
-        return t, not 0 <= ignore_index < c
+        return t, None if 0 <= ignore_index < c else t.size
     bad = ((t < 0) | (t >= c)) & (t != ignore_index)
-    if bool(bad.any()):  # one host sync on a GPU: PyTorch's CUDA kernels would assert instead
+    if bool(bad.any()):
         raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
-    return t, False
+    return t, None
 
 
 def _weight_array(weight, input):
@@ -225,7 +233,8 @@ class _FusedCrossEntropy(Op):
     # the common call's settings as class defaults: forward stores only what differs
     reduction, ignore_index, eps, all_valid, count = "mean", -100, 0.0, False, 1
 
-    def forward(self, x, target=None, reduction="mean", ignore_index=-100, label_smoothing=0.0, all_valid=False):
+    def forward(self, x, target=None, reduction="mean", ignore_index=-100, label_smoothing=0.0, all_valid=False,
+                n_valid=None):
         self.target = target
         if reduction != "mean":
             self.reduction = reduction
@@ -243,15 +252,16 @@ class _FusedCrossEntropy(Op):
         if reduction == "none":
             return loss.astype(x.dtype, copy=False)
         if reduction == "sum":
-            return loss.sum().astype(x.dtype)
-        count = self.count = len(target) if all_valid else int((target != ignore_index).sum())
+            return loss.sum().astype(x.dtype, copy=False)  # (copy=False: no copy kernel on a GPU)
+        count = self.count = (len(target) if all_valid else n_valid if n_valid is not None
+                              else int((target != ignore_index).sum()))
         if type(loss) is np.ndarray and count:
             total = _add_reduce(loss, axis=None)
             if loss.dtype is x.dtype:  # (a Python int divisor keeps the float dtype: NumPy's weak scalars)
                 return _array(total / count, x.dtype)
             return (total / loss.dtype.type(count)).astype(x.dtype)
         with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: 0 / 0 = nan, as in PyTorch
-            return (loss.sum() / loss.dtype.type(self.count)).astype(x.dtype)
+            return (loss.sum() / loss.dtype.type(self.count)).astype(x.dtype, copy=False)
 
     def backward_raw(self, gd):
         if self.dev.uses_kernels:
@@ -317,11 +327,12 @@ class CrossEntropyLossBackwardBackward0(Op):
         return gg_g, gg_x
 
 
-def _cross_entropy_fused(input: Tensor, t, reduction, ignore_index, label_smoothing, all_valid=False):
+def _cross_entropy_fused(input: Tensor, t, reduction, ignore_index, label_smoothing, n_valid=None):
     x = input
+    all_valid = n_valid == t.size
     if x._data.ndim == 2:  # (the common call)
         return _FusedCrossEntropy.apply(x, target=t, reduction=reduction, ignore_index=ignore_index,
-                                        label_smoothing=label_smoothing, all_valid=all_valid)
+                                        label_smoothing=label_smoothing, all_valid=all_valid, n_valid=n_valid)
     cls = _FusedCrossEntropy
     if x._data.ndim == 1:
         x = x.reshape(1, -1)
@@ -331,7 +342,7 @@ def _cross_entropy_fused(input: Tensor, t, reduction, ignore_index, label_smooth
         x = x.permute(0, *range(2, nd), 1).reshape(-1, x._data.shape[1])
         cls = _FusedCrossEntropy2d
     out = cls.apply(x, target=t.reshape(-1), reduction=reduction, ignore_index=ignore_index,
-                    label_smoothing=label_smoothing, all_valid=all_valid)
+                    label_smoothing=label_smoothing, all_valid=all_valid, n_valid=n_valid)
     return out.reshape(t.shape) if reduction == "none" else out
 
 
@@ -361,10 +372,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     x, td = input._data, target._data
     if (x.ndim == 2 and td.ndim == 1 and td.dtype is _I64 and weight is None and reduction == "mean"
             and ignore_index == -100 and not label_smoothing and size_average is None and reduce is None
-            and type(td) is np.ndarray and x.dtype.kind == "f" and len(td) == len(x) and td.size
+            and input._device is _CPU and x.dtype.kind == "f" and len(td) == len(x) and td.size
             and _max_reduce(td.view(_U64), axis=None) < x.shape[1]):
-        # the common call (class indices of a batch, defaults) after _check_target's checks in one line: every
-        # target a class (a negative one reads as >= 2**63 unsigned), so none is ignored
+        # the common call on cpu (class indices of a batch, defaults) after _check_target's checks in one line:
+        # every target a class (a negative one reads as >= 2**63 unsigned), so none is ignored. (CUDA devices
+        # take _check_target, which checks on the device.)
         return _FusedCrossEntropy.apply(input, target=held_index(target, td), all_valid=True)
     if size_average is not None or reduce is not None or reduction not in REDUCTIONS:
         reduction = reduction_arg(reduction, size_average, reduce)
@@ -374,9 +386,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     if weight is not None:
         not_differentiable("nll_loss_forward", "weight", weight)
-    t, all_valid = _check_target(input, target, weight, ignore_index)
+    t, n_valid = _check_target(input, target, weight, ignore_index)
     if weight is None and input._data.dtype.kind == "f":
-        return _cross_entropy_fused(input, t, reduction, ignore_index, label_smoothing, all_valid)
+        return _cross_entropy_fused(input, t, reduction, ignore_index, label_smoothing, n_valid)
     axis = _class_axis(input._data)
     logp = log_softmax(input, axis)
     w = _weight_array(weight, input)
