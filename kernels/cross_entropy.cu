@@ -50,11 +50,14 @@ __global__ __launch_bounds__(1024) void cross_entropy_fwd(
     }
 }
 
+// grow: the upstream gradient per row, grow[row * grow_stride] / grow_divisor (stride 0: one value for
+// every row, as a 'mean' or 'sum' reduction gives; the divisor is the mean's count), so neither the
+// broadcast nor the division costs a launch of its own.
 template <typename T>
 __global__ __launch_bounds__(1024) void cross_entropy_bwd(
         const T* __restrict__ logits, const i64* __restrict__ target, const acc_t<T>* __restrict__ stats,
-        const acc_t<T>* __restrict__ grow, T* __restrict__ gx, i64 n, i64 c, i64 ignore_index,
-        acc_t<T> label_smoothing) {
+        const acc_t<T>* __restrict__ grow, i64 grow_stride, acc_t<T> grow_divisor, T* __restrict__ gx, i64 n,
+        i64 c, i64 ignore_index, acc_t<T> label_smoothing) {
     typedef acc_t<T> A;
     const A smooth = label_smoothing / static_cast<A>(c), hit = A(1) - label_smoothing;
     AG_BLOCK_ROW_LOOP(row, n) {
@@ -65,7 +68,7 @@ __global__ __launch_bounds__(1024) void cross_entropy_bwd(
             for (i64 j = threadIdx.x; j < c; j += blockDim.x) gr[j] = from_acc<T>(A(0));
             continue;
         }
-        const A m = stats[2 * row], log_s = stats[2 * row + 1], g = grow[row];
+        const A m = stats[2 * row], log_s = stats[2 * row + 1], g = grow[row * grow_stride] / grow_divisor;
         for (i64 j = threadIdx.x; j < c; j += blockDim.x) {
             const A p = ag::exp_((to_acc(xr[j]) - m) - log_s);
             gr[j] = from_acc<T>(g * (p - smooth - (j == t ? hit : A(0))));

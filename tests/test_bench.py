@@ -64,7 +64,8 @@ def test_driver_writes_reports(tmp_path):
 def test_driver_gpu_report_on_the_emulated_device(tmp_path):
     """--devices cuda_emulated runs bench/gpu.py's code (a real GPU's path differs in its timer and launch
     counter only): one kernel launch per optimizer step over four parameters, the MLP step's own kernels
-    (relu and cross-entropy, forward and backward), and the GPU targets table."""
+    (relu and cross-entropy forward and backward, cross-entropy's target check and mean), and the GPU
+    targets table."""
     from autograd_gpu.testing.devices import test_devices
     if "cuda_emulated" not in test_devices():
         pytest.skip("cuda_emulated not in the test devices")
@@ -72,7 +73,7 @@ def test_driver_gpu_report_on_the_emulated_device(tmp_path):
             "--no-import", "--keep-blas-env", "--out", str(tmp_path)])
     rows = {r["case"]: r for r in json.loads((tmp_path / "latest.json").read_text())["results"]}
     assert rows["sgd_step_784-128-10"]["launches_per_step"] == {"autograd_gpu": 1}
-    assert rows["mlp_32x784-128-10"]["launches_per_step"] == {"autograd_gpu": 5}
+    assert rows["mlp_32x784-128-10"]["launches_per_step"] == {"autograd_gpu": 6}
     md = (tmp_path / "latest.md").read_text()
     assert ("| sgd_step_784-128-10 (cuda_emulated): kernel launches per optimizer step [autograd_gpu's kernel "
             "factory] | = 1 | 1 | holds |") in md

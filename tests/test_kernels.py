@@ -360,6 +360,13 @@ def test_cross_entropy(dev, c, eps, dtype):
     close(gx, grow[:, None] * ref_grad, dtype)
     gx = F.cross_entropy_bwd(dev, put(dev, x), put(dev, t), stats, 0.5, -100, eps)  # scalar (mean) grad
     close(gx, 0.5 * ref_grad, dtype)
+    # one value for every row as a 0-d array, divided by a mean's count in the kernel; per-row values too
+    gx = F.cross_entropy_bwd(dev, put(dev, x), put(dev, t), stats, put(dev, np.array(1.5)), -100, eps, 5)
+    close(gx, 0.3 * ref_grad, dtype)
+    gx = F.cross_entropy_bwd(dev, put(dev, x), put(dev, t), stats, put(dev, grow), -100, eps, 4)
+    close(gx, grow[:, None] / 4 * ref_grad, dtype)
+    with pytest.raises(ValueError, match="grow needs 1 or 6 values, got 2"):
+        F.cross_entropy_bwd(dev, put(dev, x), put(dev, t), stats, put(dev, grow[:2]), -100, eps)
 
 
 def test_cross_entropy_edges(dev):

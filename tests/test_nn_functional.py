@@ -255,8 +255,8 @@ def test_cross_entropy_common_call_matches_general_path(dev, dtype):
 @pytest.mark.parametrize("dev", [d for d in DEVICES if d != "cpu"])
 def test_cross_entropy_checks_targets_in_one_launch(dev):
     """On CUDA devices the target checks (range, ignored rows) are one reduction kernel read back once, then
-    the fused forward; backward is one kernel. The mean divides by the rows not ignored (closed form), and a
-    bad target raises PyTorch's error before the forward kernel runs."""
+    the fused forward and the mean's reduction (which divides by the rows not ignored: closed form); backward
+    is one kernel (it divides by the count itself). A bad target raises PyTorch's error before the forward."""
     from autograd_gpu.testing.launches import count_launches
     rng = np.random.default_rng(4)
     xv, tv = rng.normal(0, 2, (6, 5)), np.array([0, -100, 4, 2, -100, 1])
@@ -265,7 +265,8 @@ def test_cross_entropy_checks_targets_in_one_launch(dev):
         loss = F.cross_entropy(x, ag.tensor(tv, device=dev))
     with count_launches() as bwd:
         loss.backward()
-    assert dict(fwd) == {"cross_entropy_targets": 1, "cross_entropy_fwd<double>": 1}, dict(fwd)
+    expected = {"cross_entropy_targets": 1, "cross_entropy_fwd<double>": 1, "cross_entropy_mean": 1}
+    assert dict(fwd) == expected, dict(fwd)
     assert dict(bwd) == {"cross_entropy_bwd<double>": 1}, dict(bwd)
     keep = tv != -100
     lse = np.log(np.exp(xv).sum(1))

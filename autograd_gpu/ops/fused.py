@@ -15,7 +15,7 @@ from .fused_elementwise import (  # noqa: F401  (activation_extra)
     mish_fwd, rrelu_with_noise_fwd, softsign_bwd, softsign_fwd,
 )
 from .fused_raw import (  # noqa: F401
-    adam_step, col2im, cross_entropy_bwd, cross_entropy_fwd, cross_entropy_targets, im2col, layer_norm_bwd,
-    layer_norm_fwd, log_softmax_bwd, log_softmax_fwd, rmsprop_step, scatter_add_rows, sgd_step, softmax_bwd,
-    softmax_fwd,
+    adam_step, col2im, cross_entropy_bwd, cross_entropy_fwd, cross_entropy_mean, cross_entropy_targets,
+    im2col, layer_norm_bwd, layer_norm_fwd, log_softmax_bwd, log_softmax_fwd, rmsprop_step, scatter_add_rows,
+    sgd_step, softmax_bwd, softmax_fwd,
 )

@@ -143,6 +143,10 @@ _XENT_TARGETS = K.reduction("int64 t, int64 c, int64 ignore", "int64 r",
                             "t == ignore ? 1LL : ((t < 0 || t >= c) ? (1LL << 32) : 0LL)", "a + b", "r = a",
                             "0", "cross_entropy_targets")
 
+# a 'mean' reduction of the per-row losses in one launch (sum, then divide by the rows not ignored; 0 / 0 is
+# NaN, as PyTorch's all-ignored mean); summed in double: rows are few, and the float16 loss needs it
+_XENT_MEAN = K.reduction("T loss, float64 n", "T r", "loss", "a + b", "r = a / n", "0", "cross_entropy_mean",
+                         reduce_type="double")
 
 def cross_entropy_targets(dev, target, n_classes: int, ignore_index: int = -100):
     """(out-of-range targets, ignored targets) of an int64 target array, counted in one reduction kernel and
@@ -152,11 +156,16 @@ def cross_entropy_targets(dev, target, n_classes: int, ignore_index: int = -100)
     r = int(_XENT_TARGETS(dev, target, _i64(n_classes), _i64(ignore_index)))
     return r >> 32, r & 0xFFFFFFFF
 
+
+def cross_entropy_mean(dev, loss, count: int):
+    """sum(loss) / count as a 0-d array of loss's dtype, one launch."""
+    return _XENT_MEAN(dev, loss, np.float64(count))
+
 def cross_entropy_bwd(dev, logits, target, stats, grow, ignore_index: int = -100,
-                      label_smoothing: float = 0.0):
-    """gx[i, c] = grow[i] (exp((x[i, c] - m_i) - log s_i) - eps/C - (1 - eps)[c == t_i]); 0 on ignored rows.
-    ``stats``: cross_entropy_fwd's (N, 2) (m, log s); ``grow``: (N,) or scalar upstream gradient per row,
-    already scaled for the reduction."""
+                      label_smoothing: float = 0.0, divisor: float = 1.0):
+    """gx[i, c] = grow_i / divisor (exp((x[i, c] - m_i) - log s_i) - eps/C - (1 - eps)[c == t_i]); 0 on
+    ignored rows. ``stats``: cross_entropy_fwd's (N, 2) (m, log s); ``grow``: (N,) per row, or one value (a
+    scalar or a one-element array) for every row; ``divisor``: a 'mean' reduction's count."""
     xp = dev.xp
     n, c = logits.shape
     _expect(target.size == n and stats.shape == (n, 2), "cross_entropy_bwd",
@@ -165,13 +174,14 @@ def cross_entropy_bwd(dev, logits, target, stats, grow, ignore_index: int = -100
     logits = _contig(dev, logits)
     target = _contig(dev, target, np.int64)
     stats = _contig(dev, stats, acc)
-    grow = _contig(dev, xp.broadcast_to(xp.asarray(grow, dtype=acc), (n,)))
+    grow = _contig(dev, xp.asarray(grow, dtype=acc))  # (no copy when it is one already)
+    _expect(grow.size in (1, n), "cross_entropy_bwd", f"grow needs 1 or {n} values, got {grow.size}")
     gx = xp.empty((n, c), dtype=logits.dtype)
     if gx.size:
         _fn(_XENT, "cross_entropy_bwd", logits.dtype)(
             dev, (min(n, _MAX_GRID),), (_row_block(c),),
-            (logits, target, stats, grow, gx, _i64(n), _i64(c), _i64(ignore_index),
-             _acc(logits.dtype, label_smoothing)))
+            (logits, target, stats, grow, _i64(grow.size == n and n != 1), _acc(logits.dtype, divisor), gx,
+             _i64(n), _i64(c), _i64(ignore_index), _acc(logits.dtype, label_smoothing)))
     return gx
 
 

@@ -255,7 +255,9 @@ class _FusedCrossEntropy(Op):
             return loss.sum().astype(x.dtype, copy=False)  # (copy=False: no copy kernel on a GPU)
         count = self.count = (len(target) if all_valid else n_valid if n_valid is not None
                               else int((target != ignore_index).sum()))
-        if type(loss) is np.ndarray and count:
+        if self.dev.uses_kernels:
+            return _fused().cross_entropy_mean(self.dev, loss, count)
+        if count:
             total = _add_reduce(loss, axis=None)
             if loss.dtype is x.dtype:  # (a Python int divisor keeps the float dtype: NumPy's weak scalars)
                 return _array(total / count, x.dtype)
@@ -299,10 +301,11 @@ class CrossEntropyLossBackwardBackward0(Op):
                 count=1):
         self.target, self.reduction, self.ignore_index, self.eps, self.count = (
             target, reduction, ignore_index, label_smoothing, count)
+        if self.dev.uses_kernels:  # (the kernel divides by the mean's count: no launch of its own)
+            return _fused().cross_entropy_bwd(self.dev, x, target, stats, g, ignore_index, label_smoothing,
+                                              count if reduction == "mean" else 1)
         grow = g if reduction != "mean" else g / g.dtype.type(count)
-        if not self.dev.uses_kernels:
-            return _xent_bwd_np(x, target, stats, grow, ignore_index, label_smoothing)
-        return _fused().cross_entropy_bwd(self.dev, x, target, stats, grow, ignore_index, label_smoothing)
+        return _xent_bwd_np(x, target, stats, grow, ignore_index, label_smoothing)
 
     def backward(self, gg):
         g, x = self.saved_tensors
