@@ -224,6 +224,24 @@ def test_class_target_errors(dev):
     assert x.grad is None
 
 
+@pytest.mark.parametrize("dev", [d for d in DEVICES if d != "cpu"])
+def test_class_target_on_another_device(dev):
+    """Class-index targets (and class weights) are read as arrays, not op inputs: a target on another device
+    raises PyTorch's error before anything runs (it went through silently on the emulated device)."""
+    msg = f"Expected all tensors to be on the same device, but found at least two devices, {dev}:0 and cpu!"
+    for xdev, tdev in ((dev, "cpu"), ("cpu", dev)):
+        x = _t(np.zeros((3, 4)), xdev, requires_grad=True)
+        t = ag.tensor([0, 1, 2], device=tdev)
+        for fn in (F.cross_entropy, F.nll_loss, F.multi_margin_loss,
+                   lambda a, b: F.multilabel_margin_loss(a, ag.tensor([[0, -1, 0, 0]] * 3, device=b.device))):
+            with _raises(RuntimeError, msg):
+                fn(x, t)
+        assert x.grad is None
+    x, t = _t(np.zeros((3, 4)), dev), ag.tensor([0, 1, 2], device=dev)
+    for fn in (F.cross_entropy, F.nll_loss):
+        with _raises(RuntimeError, msg):
+            fn(x, t, weight=ag.ones(4))
+
 @pytest.mark.parametrize("dev", DEVICES)
 @pytest.mark.parametrize("dtype", [ag.float32, ag.float64])
 def test_cross_entropy_common_call_matches_general_path(dev, dtype):

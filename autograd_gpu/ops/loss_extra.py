@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
-from ..autograd.node import _broadcast_error
+from ..autograd.node import _broadcast_error, _mismatch_error
 from ..tensor import Tensor
 from ._nnutil import REDUCTIONS, TORCH_NAMES, const, not_differentiable, reduction_arg, size_str
 from ._util import promote
@@ -266,6 +266,8 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
 
 def _margin_input_dims(input: Tensor, target: Tensor):
     """(frames, classes) of a multi_margin / multilabel_margin input: (N, C), (C,) or () (one class)."""
+    if target._device is not input._device:  # (the target is read as an array, not an op input)
+        _mismatch_error((input, target), input._device)
     xs = input._data.shape
     if not ((len(xs) == 2 and xs[1] != 0) or (len(xs) == 1 and xs[0] != 0) or len(xs) == 0):
         raise RuntimeError("Expected non-empty vector or matrix with optional 0-dim batch size, but got: "

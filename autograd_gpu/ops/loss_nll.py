@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.node import Op
+from ..autograd.node import Op, _mismatch_error
 from ..backend.device import CPU as _CPU
 from ..tensor import Tensor
 from ._nnutil import TORCH_NAMES, const, fused as _fused, not_differentiable, reduction_arg, REDUCTIONS
@@ -108,6 +108,8 @@ def _check_target(input: Tensor, target: Tensor, weight, ignore_index: int):
     """PyTorch's shape / dtype / range checks for class-index targets; returns the target array (int64) and
     how many targets are not ignore_index (None when not counted)."""
     x, t = input._data, target._data
+    if target._device is not input._device or (weight is not None and weight._device is not input._device):
+        _mismatch_error((input, target) if weight is None else (input, target, weight), input._device)
     if t.dtype != np.int64 and t.dtype != np.uint8:
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {TORCH_NAMES[t.dtype.name]}")
     if x.ndim < 1:
@@ -375,7 +377,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     x, td = input._data, target._data
     if (x.ndim == 2 and td.ndim == 1 and td.dtype is _I64 and weight is None and reduction == "mean"
             and ignore_index == -100 and not label_smoothing and size_average is None and reduce is None
-            and input._device is _CPU and x.dtype.kind == "f" and len(td) == len(x) and td.size
+            and input._device is _CPU and target._device is _CPU and x.dtype.kind == "f" and len(td) == len(x)
+            and td.size
             and _max_reduce(td.view(_U64), axis=None) < x.shape[1]):
         # the common call on cpu (class indices of a batch, defaults) after _check_target's checks in one line:
         # every target a class (a negative one reads as >= 2**63 unsigned), so none is ignored. (CUDA devices
