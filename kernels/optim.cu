@@ -5,8 +5,8 @@
 // Block b handles chunk b (grid-strided) of chunk_size elements: large tensors get many blocks,
 // tiny ones (biases) cost one block instead of one launch each.
 // Math in the accumulation type; state buffers keep the parameter dtype (as PyTorch does).
-// Complements such as 1 - beta2 come from the host, computed in double: 1 - 0.999f in float is 0.00099998713,
-// off by 1.3e-5 relative, which moved float32 Adam away from PyTorch by ~1e-5 per step.
+// Complements such as 1 - beta2 come from the host, computed in double: 1 - 0.999f in float is
+// 0.00099998713, off by 1.3e-5 relative, which moved float32 Adam's updates by ~6e-6 against PyTorch.
 #include "common.cuh"
 
 // Tensor owning `chunk`: the last t with prefix[t] <= chunk (binary search, n is small).
@@ -17,6 +17,16 @@ __device__ __forceinline__ int owner_tensor(const i64* __restrict__ prefix, int 
         if (prefix[mid] <= chunk) lo = mid; else hi = mid - 1;
     }
     return lo;
+}
+
+// Chunk `chunk` of the launch: tensor t, elements [start, end) of it.
+struct TensorChunk { int t; i64 start, end; };
+
+__device__ __forceinline__ TensorChunk tensor_chunk(const i64* __restrict__ meta, int n, i64 chunk,
+                                                    i64 chunk_size) {
+    const int t = owner_tensor(meta + n, n, chunk);
+    const i64 start = (chunk - meta[n + t]) * chunk_size;
+    return {t, start, start + chunk_size < meta[t] ? start + chunk_size : meta[t]};
 }
 
 // SGD (torch.optim.SGD, foreach=False semantics):
@@ -30,14 +40,12 @@ __global__ __launch_bounds__(512) void sgd_step(
         const i64* __restrict__ meta, int n, i64 chunk_size, acc_t<T> lr, acc_t<T> momentum,
         acc_t<T> one_minus_dampening, acc_t<T> weight_decay, int nesterov, int maximize, int first_step) {
     typedef acc_t<T> A;
-    const i64* prefix = meta + n;
-    AG_BLOCK_ROW_LOOP(chunk, prefix[n]) {
-        const int t = owner_tensor(prefix, n, chunk);
-        const i64 start = (chunk - prefix[t]) * chunk_size;
-        const i64 end = start + chunk_size < meta[t] ? start + chunk_size : meta[t];
+    AG_BLOCK_ROW_LOOP(chunk, meta[2 * n]) {  // (meta[2n]: the number of chunks)
+        const TensorChunk c = tensor_chunk(meta, n, chunk, chunk_size);
+        const int t = c.t;
         T* p = params[t];
         const T* gr = grads[t];
-        for (i64 i = start + threadIdx.x; i < end; i += blockDim.x) {
+        for (i64 i = c.start + threadIdx.x; i < c.end; i += blockDim.x) {
             const A pv = to_acc(p[i]);
             A g = to_acc(gr[i]);
             if (maximize) g = -g;
@@ -67,16 +75,14 @@ __global__ __launch_bounds__(512) void adam_step(
         acc_t<T> eps, acc_t<T> weight_decay, acc_t<T> decay, acc_t<T> step_size, acc_t<T> bc2_sqrt,
         int decoupled, int amsgrad, int maximize) {
     typedef acc_t<T> A;
-    const i64* prefix = meta + n;
-    AG_BLOCK_ROW_LOOP(chunk, prefix[n]) {
-        const int t = owner_tensor(prefix, n, chunk);
-        const i64 start = (chunk - prefix[t]) * chunk_size;
-        const i64 end = start + chunk_size < meta[t] ? start + chunk_size : meta[t];
+    AG_BLOCK_ROW_LOOP(chunk, meta[2 * n]) {  // (meta[2n]: the number of chunks)
+        const TensorChunk c = tensor_chunk(meta, n, chunk, chunk_size);
+        const int t = c.t;
         T* p = params[t];
         const T* gr = grads[t];
         T* m = exp_avgs[t];
         T* v = exp_avg_sqs[t];
-        for (i64 i = start + threadIdx.x; i < end; i += blockDim.x) {
+        for (i64 i = c.start + threadIdx.x; i < c.end; i += blockDim.x) {
             A pv = to_acc(p[i]);
             A g = to_acc(gr[i]);
             if (maximize) g = -g;
@@ -112,15 +118,13 @@ __global__ __launch_bounds__(512) void rmsprop_step(
         i64 chunk_size, acc_t<T> lr, acc_t<T> alpha, acc_t<T> one_minus_alpha, acc_t<T> eps,
         acc_t<T> weight_decay, acc_t<T> momentum, int centered, int maximize) {
     typedef acc_t<T> A;
-    const i64* prefix = meta + n;
-    AG_BLOCK_ROW_LOOP(chunk, prefix[n]) {
-        const int t = owner_tensor(prefix, n, chunk);
-        const i64 start = (chunk - prefix[t]) * chunk_size;
-        const i64 end = start + chunk_size < meta[t] ? start + chunk_size : meta[t];
+    AG_BLOCK_ROW_LOOP(chunk, meta[2 * n]) {  // (meta[2n]: the number of chunks)
+        const TensorChunk c = tensor_chunk(meta, n, chunk, chunk_size);
+        const int t = c.t;
         T* p = params[t];
         const T* gr = grads[t];
         T* v = square_avgs[t];
-        for (i64 i = start + threadIdx.x; i < end; i += blockDim.x) {
+        for (i64 i = c.start + threadIdx.x; i < c.end; i += blockDim.x) {
             const A pv = to_acc(p[i]);
             A g = to_acc(gr[i]);
             if (maximize) g = -g;

@@ -5,9 +5,8 @@ import math
 
 import numpy as np
 
-from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer, _params_with_grad, _per_device, _step_tensor
+from .optimizer import Optimizer, _step_tensor
 
 __all__ = ["Adam", "AdamW"]
 
@@ -49,25 +48,17 @@ class Adam(Optimizer):
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns closure() if given."""
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                for params, grads in _per_device(*_params_with_grad(group)):
-                    states = []
-                    for p in params:
-                        s = self._init_state(p)
-                        if group["amsgrad"] and "max_exp_avg_sq" not in s:
-                            s["max_exp_avg_sq"] = Tensor._make(p._device.xp.zeros_like(p._data), p._device)
-                        s["step"]._data += 1
-                        states.append(s)
-                    if params[0]._device.uses_kernels:
-                        self._update_kernel(group, params, grads, states)
-                    else:
-                        for p, g, s in zip(params, grads, states):
-                            self._update_cpu(group, p, g, s)
-                    for p in params:
-                        p._version[0] += 1
-        return loss
+        return self._fused_step(closure, self._states)
+
+    def _states(self, group, params):
+        states = []
+        for p in params:
+            s = self._init_state(p)
+            if group["amsgrad"] and "max_exp_avg_sq" not in s:
+                s["max_exp_avg_sq"] = Tensor._make(p._device.xp.zeros_like(p._data), p._device)
+            s["step"]._data += 1
+            states.append(s)
+        return states
 
     def _update_kernel(self, group, params, grads, states):
         from ..ops import fused

@@ -109,6 +109,24 @@ class Optimizer:
     def step(self, closure=None):
         raise NotImplementedError
 
+    def _fused_step(self, closure, states_of):
+        """The step Adam and RMSprop share: per group and device, the parameters' states (``states_of(group,
+        params)``), then one fused kernel for them all on a CUDA device (``_update_kernel``) or the NumPy
+        update of each on cpu (``_update_cpu``); version counters bumped. Returns closure() if given."""
+        loss = self._closure_loss(closure)
+        with no_grad():
+            for group in self.param_groups:
+                for params, grads in _per_device(*_params_with_grad(group)):
+                    states = states_of(group, params)
+                    if params[0]._device.uses_kernels:
+                        self._update_kernel(group, params, grads, states)
+                    else:
+                        for p, g, s in zip(params, grads, states):
+                            self._update_cpu(group, p, g, s)
+                    for p in params:
+                        p._version[0] += 1
+        return loss
+
     def _closure_loss(self, closure):
         if closure is None:
             return None

@@ -1,9 +1,8 @@
 """RMSprop (alpha, eps, weight decay, momentum, centered, maximize)."""
 from __future__ import annotations
 
-from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer, _params_with_grad, _per_device, _step_tensor
+from .optimizer import Optimizer, _step_tensor
 
 __all__ = ["RMSprop"]
 
@@ -34,19 +33,7 @@ class RMSprop(Optimizer):
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns closure() if given."""
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                for params, grads in _per_device(*_params_with_grad(group)):
-                    states = [self._state_of(group, p) for p in params]
-                    if params[0]._device.uses_kernels:
-                        self._update_kernel(group, params, grads, states)
-                    else:
-                        for p, g, s in zip(params, grads, states):
-                            self._update_cpu(group, p, g, s)
-                    for p in params:
-                        p._version[0] += 1
-        return loss
+        return self._fused_step(closure, lambda group, params: [self._state_of(group, p) for p in params])
 
     def _state_of(self, group, p):
         """The parameter's state, created at its first step; its step count advanced."""
