@@ -136,7 +136,6 @@ def cross_entropy_fwd(dev, logits, target, ignore_index: int = -100, label_smoot
     return loss, stats
 
 
-
 # one launch and one host read for every check cross_entropy needs of its targets: the low 32 bits count the
 # ignored rows, the high bits the out-of-range ones (fewer than 2**31 rows: the caller checks)
 _XENT_TARGETS = K.reduction("int64 t, int64 c, int64 ignore", "int64 r",
@@ -147,6 +146,7 @@ _XENT_TARGETS = K.reduction("int64 t, int64 c, int64 ignore", "int64 r",
 # NaN, as PyTorch's all-ignored mean); summed in double: rows are few, and the float16 loss needs it
 _XENT_MEAN = K.reduction("T loss, float64 n", "T r", "loss", "a + b", "r = a / n", "0", "cross_entropy_mean",
                          reduce_type="double")
+
 
 def cross_entropy_targets(dev, target, n_classes: int, ignore_index: int = -100):
     """(out-of-range targets, ignored targets) of an int64 target array, counted in one reduction kernel and
@@ -160,6 +160,7 @@ def cross_entropy_targets(dev, target, n_classes: int, ignore_index: int = -100)
 def cross_entropy_mean(dev, loss, count: int):
     """sum(loss) / count as a 0-d array of loss's dtype, one launch."""
     return _XENT_MEAN(dev, loss, np.float64(count))
+
 
 def cross_entropy_bwd(dev, logits, target, stats, grow, ignore_index: int = -100,
                       label_smoothing: float = 0.0, divisor: float = 1.0):
@@ -335,7 +336,7 @@ def adam_step(dev, params, grads, exp_avgs, exp_avg_sqs, max_sqs, step: int, lr,
     bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
     _multi_tensor(dev, "adam_step", (params, grads, exp_avgs, exp_avg_sqs, max_sqs),
                   lambda dt: (*(_acc(dt, v) for v in (1.0 - beta1, beta2, 1.0 - beta2, eps, weight_decay,
-                                                          1.0 - lr * weight_decay, step_size, bc2_sqrt)),
+                                                      1.0 - lr * weight_decay, step_size, bc2_sqrt)),
                               _i32(decoupled), _i32(amsgrad), _i32(maximize)))
 
 
@@ -343,9 +344,8 @@ def rmsprop_step(dev, params, grads, square_avgs, grad_avgs, bufs, lr, alpha=0.9
                  momentum=0.0, centered=False, maximize=False):
     """torch.optim.RMSprop step, in place, one launch per dtype: g = ±grad + wd p;
     v = alpha v + (1 - alpha) g^2; avg = sqrt(v - ga^2) + eps with ga lerped to g by 1 - alpha (centered),
-    else sqrt(v) + eps;
-    buf = momentum buf + g / avg, p -= lr buf (momentum > 0) or p -= lr g / avg. ``grad_avgs`` may be None
-    unless centered, ``bufs`` unless momentum > 0."""
+    else sqrt(v) + eps; buf = momentum buf + g / avg, p -= lr buf (momentum > 0), else p -= lr g / avg.
+    ``grad_avgs`` may be None unless centered, ``bufs`` unless momentum > 0."""
     if centered and grad_avgs is None:
         raise ValueError("rmsprop_step: grad_avgs buffers are required when centered")
     if momentum > 0 and bufs is None:

@@ -235,8 +235,8 @@ class _FusedCrossEntropy(Op):
     # the common call's settings as class defaults: forward stores only what differs
     reduction, ignore_index, eps, all_valid, count = "mean", -100, 0.0, False, 1
 
-    def forward(self, x, target=None, reduction="mean", ignore_index=-100, label_smoothing=0.0, all_valid=False,
-                n_valid=None):
+    def forward(self, x, target=None, reduction="mean", ignore_index=-100, label_smoothing=0.0,
+                all_valid=False, n_valid=None):
         self.target = target
         if reduction != "mean":
             self.reduction = reduction
@@ -380,9 +380,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
             and input._device is _CPU and target._device is _CPU and x.dtype.kind == "f" and len(td) == len(x)
             and td.size
             and _max_reduce(td.view(_U64), axis=None) < x.shape[1]):
-        # the common call on cpu (class indices of a batch, defaults) after _check_target's checks in one line:
-        # every target a class (a negative one reads as >= 2**63 unsigned), so none is ignored. (CUDA devices
-        # take _check_target, which checks on the device.)
+        # the common call on cpu (class indices of a batch, defaults) after _check_target's checks in one
+        # line: every target a class (a negative one reads as >= 2**63 unsigned), so none is ignored. (CUDA
+        # devices take _check_target, which checks on the device.)
         return _FusedCrossEntropy.apply(input, target=held_index(target, td), all_valid=True)
     if size_average is not None or reduce is not None or reduction not in REDUCTIONS:
         reduction = reduction_arg(reduction, size_average, reduce)

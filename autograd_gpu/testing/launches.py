@@ -14,7 +14,8 @@ import contextlib
 from ..backend import kernels as K
 
 # the one method every launch of each kind passes through, on both CUDA device kinds
-_LAUNCH_POINTS = ((K.ElementwiseKernel, "__call__"), (K.ReductionKernel, "__call__"), (K.RawFunction, "__call__"))
+_LAUNCH_POINTS = ((K.ElementwiseKernel, "__call__"), (K.ReductionKernel, "__call__"),
+                  (K.RawFunction, "__call__"))
 
 
 class LaunchCount(collections.Counter):
