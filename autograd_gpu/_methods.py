@@ -37,9 +37,8 @@ def _bind_fast_methods():
     """The optimizer step's Tensor methods (``lr * p.grad``, ``p -= ...``, ``p.grad = None``, and += / *=) in C
     when the C fast path is bound (csrc/fastpath_methods.c); each calls the Python method it replaces for
     anything but its common case."""
-    from .autograd import node
     from .tensor import _fastpath
-    if _fastpath is None or node._record is node.Op._record:
+    if _fastpath is None:  # (not built, or AUTOGRAD_GPU_PURE_PYTHON)
         return
     grad = Tensor.__dict__["grad"]
     python_methods.update({"__rmul__": Tensor.__rmul__, "__iadd__": Tensor.__iadd__, "__isub__": Tensor.__isub__,

@@ -20,7 +20,8 @@ def _nvrtc_version():
 
 def _fastpath_state() -> str:
     from .autograd import node
-    if node._record is not node.Op._record:
+    from .tensor import _fastpath
+    if _fastpath is not None:
         return "in use"
     if node.fastpath_switched_off():
         return "off (AUTOGRAD_GPU_PURE_PYTHON is set)"
